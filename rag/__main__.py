@@ -1,0 +1,203 @@
+"""The CLI: `python -m rag ingest | search | ask` (thin: parse, call RagService, print)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from rag.errors import RagError
+from rag.types import Answer, Hit
+
+
+def _progress_bar() -> Any:
+    from tqdm import tqdm
+
+    bars: dict[str, Any] = {}
+
+    def progress(stage: str, done: int, total: int) -> None:
+        bar = bars.get(stage)
+        if bar is None:
+            bar = bars[stage] = tqdm(total=total, desc=stage, unit="chunk", file=sys.stderr, leave=False)
+        bar.update(done - bar.n)
+        if done >= total:
+            bar.close()
+
+    return progress
+
+
+def hit_json(hit: Hit) -> dict[str, Any]:
+    return {"paper_id": hit.paper_id, "title": hit.paper.title, "score": round(hit.score, 6),
+            "snippet": hit.snippet}
+
+
+def answer_json(a: Answer) -> dict[str, Any]:
+    return {
+        "question": a.question, "answer": a.text, "abstained": a.abstained, "backend": a.backend,
+        "citations": [c.model_dump() for c in a.citations], "hits": [hit_json(h) for h in a.hits],
+        "notice": a.notice,
+    }
+
+
+def read_batch(path: Path) -> Iterator[str]:
+    """One question per line, or JSONL objects with a "question" field."""
+    for lineno, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        line = line.strip()
+        if not line:
+            continue
+        if line.startswith("{"):
+            try:
+                yield str(json.loads(line)["question"])
+            except (ValueError, KeyError) as exc:
+                raise RagError(f"{path}:{lineno}: expected a JSON object with a \"question\" field") from exc
+        else:
+            yield line
+
+
+def _service(args: argparse.Namespace) -> Any:
+    from rag.service import RagService
+    from rag.settings import Settings
+
+    overrides: dict[str, Any] = {}
+    if args.corpus:
+        overrides["corpus_dir"] = Path(args.corpus)
+    if args.index:
+        overrides["index_dir"] = Path(args.index)
+    if getattr(args, "backend", None):
+        overrides["llm"] = args.backend
+    service = RagService(Settings(**overrides))
+    if service.ensure_index(progress=_progress_bar()):
+        print(f"Built the index at {service.settings.index_dir}.", file=sys.stderr)
+    return service
+
+
+def cmd_ingest(args: argparse.Namespace) -> int:
+    from rag.service import RagService
+    from rag.settings import Settings
+
+    overrides: dict[str, Any] = {}
+    if args.corpus:
+        overrides["corpus_dir"] = Path(args.corpus)
+    if args.index:
+        overrides["index_dir"] = Path(args.index)
+    service = RagService(Settings(**overrides))
+    report, stats = service.ingest(rebuild=args.rebuild, progress=None if args.json else _progress_bar())
+    summary = {
+        "entries": report.entries, "papers": len(report.papers), "files": len(report.files),
+        "added": stats.added, "updated": stats.updated, "removed": stats.removed,
+        "unchanged": stats.unchanged, "chunks_embedded": stats.chunks_embedded,
+        "seconds": round(stats.seconds, 2), "index": str(service.settings.index_dir),
+        "warnings": report.warnings,
+    }
+    for warning in report.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+    if args.json:
+        print(json.dumps(summary))
+    else:
+        print(f"{summary['entries']} entries in {summary['files']} pages -> {summary['papers']} unique papers; "
+              f"added {stats.added}, updated {stats.updated}, removed {stats.removed}, unchanged {stats.unchanged} "
+              f"({stats.chunks_embedded} chunks embedded in {stats.seconds:.1f}s) -> {summary['index']}")
+    return 0
+
+
+def _questions(args: argparse.Namespace, text: str | None) -> list[str]:
+    if args.batch:
+        return list(read_batch(Path(args.batch)))
+    if text is None:
+        raise RagError("Give a question, or --batch FILE.")
+    return [text]
+
+
+def cmd_search(args: argparse.Namespace) -> int:
+    service = _service(args)
+    for query in _questions(args, args.query):
+        hits = service.search(query, top_k=args.top_k, mode=args.mode)
+        if args.json:
+            print(json.dumps({"query": query, "hits": [hit_json(h) for h in hits]}), flush=True)
+            continue
+        if not hits:
+            print("No relevant papers.")
+        for i, h in enumerate(hits, start=1):
+            print(f"{i:2d}. {h.paper.title}  ({h.paper_id}, score {h.score:.4f})")
+    return 0
+
+
+def _print_answer(answer: Answer, streamed: bool) -> None:
+    if not streamed or answer.backend != "openai":
+        print(answer.text)
+    print()
+    if answer.notice:
+        print(f"Notice: {answer.notice}")
+    if answer.citations:
+        print("Sources:")
+        for c in answer.citations:
+            print(f"  [{c.n}] {c.title}")
+            if c.quote:
+                print(f"      \"{c.quote}\"")
+    print(f"(answered by the {answer.backend} backend)")
+
+
+def cmd_ask(args: argparse.Namespace) -> int:
+    service = _service(args)
+    for question in _questions(args, args.question):
+        if args.json:
+            print(json.dumps(answer_json(service.ask(question, top_k=args.top_k))), flush=True)
+            continue
+        streamed = False
+        for event in service.ask_stream(question, top_k=args.top_k):
+            if isinstance(event, str):
+                streamed = True
+                print(event, end="", flush=True)
+            else:
+                if streamed and event.backend != "openai":
+                    print("\n")  # the stream broke off; the fallback answer follows
+                    streamed = False
+                _print_answer(event, streamed)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="rag", description="Ask questions of a collection of paper abstracts.")
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--corpus", help="folder of listing pages (default: data/seeds)")
+    common.add_argument("--index", help="index folder (default: .rag/index)")
+    common.add_argument("--json", action="store_true", help="print JSON")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("ingest", parents=[common], help="build or update the index")
+    p.add_argument("--rebuild", action="store_true", help="start from scratch")
+    p.set_defaults(func=cmd_ingest)
+
+    p = sub.add_parser("search", parents=[common], help="list the papers that match a query")
+    p.add_argument("query", nargs="?")
+    p.add_argument("--top-k", type=int, default=None)
+    p.add_argument("--mode", choices=["hybrid", "dense", "lexical"], default="hybrid")
+    p.add_argument("--batch", help="file with one query per line (or JSONL with \"question\")")
+    p.set_defaults(func=cmd_search)
+
+    p = sub.add_parser("ask", parents=[common], help="answer a question with citations")
+    p.add_argument("question", nargs="?")
+    p.add_argument("--top-k", type=int, default=None)
+    p.add_argument("--backend", choices=["auto", "extractive", "openai"], default=None)
+    p.add_argument("--batch", help="file with one question per line (or JSONL with \"question\")")
+    p.set_defaults(func=cmd_ask)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args))
+    except RagError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

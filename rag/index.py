@@ -1,0 +1,260 @@
+"""Build, update and open the index: a persistent Chroma collection (through llama-index's
+ChromaVectorStore) for dense chunk vectors, and a BM25 index over whole papers.
+
+Layout of `index_dir`::
+
+    CURRENT              name of the live generation (replaced atomically)
+    gen-<stamp>/chroma/  Chroma PersistentClient
+    gen-<stamp>/bm25/    llama-index BM25Retriever (bm25s)
+    gen-<stamp>/papers.json, manifest.json
+
+An ingest copies the live generation, applies the changes to the copy and only then
+points CURRENT at it, so an interrupted ingest leaves the previous index usable.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from rag.embed import Embedder, LlamaEmbedding, get_embedder
+from rag.errors import EmbedderMismatchError, IndexCorruptError, IndexMissingError
+from rag.settings import Settings
+from rag.text import split_sentences
+from rag.types import Chunk, Paper
+
+COLLECTION = "papers"
+CHUNKER_VERSION = "2"
+Progress = Callable[[str, int, int], None]  # (stage, done, total)
+
+
+# ----------------------------------------------------------------------------- chunking
+def chunk_paper(paper: Paper, count_tokens: Callable[[str], int], max_tokens: int) -> list[Chunk]:
+    """The title as one chunk, then runs of whole sentences of at most `max_tokens`."""
+    chunks = [Chunk(chunk_id=f"{paper.paper_id}#t", paper_id=paper.paper_id, text=paper.title, kind="title")]
+    for v, abstract in enumerate(paper.abstracts):
+        run: list[str] = []
+        used = 0
+        for sentence in split_sentences(abstract):
+            n = count_tokens(sentence)
+            if run and used + n > max_tokens:
+                chunks.append(_abstract_chunk(paper, v, len(chunks), run))
+                run, used = [], 0
+            run.append(sentence)
+            used += n
+        if run:
+            chunks.append(_abstract_chunk(paper, v, len(chunks), run))
+    return chunks
+
+
+def _abstract_chunk(paper: Paper, version: int, i: int, sentences: list[str]) -> Chunk:
+    return Chunk(chunk_id=f"{paper.paper_id}#a{version}c{i}", paper_id=paper.paper_id, text=" ".join(sentences))
+
+
+def paper_hash(paper: Paper, settings: Settings) -> str:
+    key = json.dumps([paper.title, paper.abstracts, settings.chunk_tokens, CHUNKER_VERSION])
+    return hashlib.sha256(key.encode()).hexdigest()[:16]
+
+
+# ----------------------------------------------------------------------------- storage
+def _chroma_collection(path: Path) -> Any:
+    import chromadb
+    from chromadb.config import Settings as ChromaSettings
+
+    client = chromadb.PersistentClient(path=str(path), settings=ChromaSettings(anonymized_telemetry=False))
+    return client.get_or_create_collection(
+        COLLECTION, embedding_function=None, configuration={"hnsw": {"space": "cosine"}}
+    )
+
+
+def _release_chroma() -> None:
+    """Forget cached Chroma clients so a generation directory can be removed or reopened."""
+    from chromadb.api.client import SharedSystemClient
+
+    SharedSystemClient.clear_system_cache()
+
+
+def _paper_nodes(papers: list[Paper]) -> list[Any]:
+    from llama_index.core.schema import TextNode
+
+    return [
+        TextNode(id_=p.paper_id, text=f"{p.title}\n{p.abstract}", metadata={"paper_id": p.paper_id},
+                 excluded_embed_metadata_keys=["paper_id"], excluded_llm_metadata_keys=["paper_id"])
+        for p in papers
+    ]
+
+
+def _chunk_nodes(chunks: list[Chunk], vectors: Any) -> list[Any]:
+    from llama_index.core.schema import NodeRelationship, RelatedNodeInfo, TextNode
+
+    nodes = []
+    for chunk, vec in zip(chunks, vectors):
+        node = TextNode(
+            id_=chunk.chunk_id, text=chunk.text, embedding=vec.tolist(),
+            metadata={"paper_id": chunk.paper_id, "kind": chunk.kind},
+        )
+        node.relationships[NodeRelationship.SOURCE] = RelatedNodeInfo(node_id=chunk.paper_id)
+        nodes.append(node)
+    return nodes
+
+
+@dataclass
+class IngestStats:
+    added: int = 0
+    updated: int = 0
+    removed: int = 0
+    unchanged: int = 0
+    chunks_embedded: int = 0
+    seconds: float = 0.0
+    generation: str = ""
+    warnings: list[str] = field(default_factory=list)
+
+
+def _live_generation(index_dir: Path) -> Path | None:
+    current = index_dir / "CURRENT"
+    if not current.exists():
+        return None
+    gen = index_dir / current.read_text().strip()
+    if not gen.is_dir():
+        raise IndexCorruptError(str(index_dir), f"CURRENT names a missing generation {gen.name}")
+    return gen
+
+
+def read_manifest(gen: Path) -> dict[str, Any]:
+    try:
+        return json.loads((gen / "manifest.json").read_text())
+    except (OSError, ValueError) as exc:
+        raise IndexCorruptError(str(gen.parent), f"manifest.json: {exc}") from exc
+
+
+def ingest(
+    papers: list[Paper],
+    settings: Settings,
+    *,
+    embedder: Embedder | None = None,
+    rebuild: bool = False,
+    progress: Progress | None = None,
+) -> IngestStats:
+    """Bring the index in line with `papers`, embedding only new or changed ones."""
+    from llama_index.core import VectorStoreIndex
+    from llama_index.retrievers.bm25 import BM25Retriever
+    from llama_index.vector_stores.chroma import ChromaVectorStore
+
+    t0 = time.perf_counter()
+    embedder = embedder or get_embedder(settings)
+    index_dir = settings.index_dir
+    index_dir.mkdir(parents=True, exist_ok=True)
+    live = None if rebuild else _live_generation(index_dir)
+    old_hashes: dict[str, str] = {}
+    if live is not None:
+        manifest = read_manifest(live)
+        if manifest.get("embedder") != embedder.id:
+            raise EmbedderMismatchError(str(index_dir), manifest.get("embedder", "?"), embedder.id)
+        old_hashes = manifest.get("papers", {})
+
+    stamp = time.strftime("%Y%m%dT%H%M%S") + f"-{os.getpid()}-{time.perf_counter_ns() % 10**6}"
+    gen = index_dir / f"gen-{stamp}"
+    _release_chroma()
+    if live is not None:
+        shutil.copytree(live / "chroma", gen / "chroma")
+    gen.mkdir(parents=True, exist_ok=True)
+
+    new_hashes = {p.paper_id: paper_hash(p, settings) for p in papers}
+    changed = [p for p in papers if old_hashes.get(p.paper_id) != new_hashes[p.paper_id]]
+    removed = [pid for pid in old_hashes if pid not in new_hashes]
+    stats = IngestStats(
+        added=sum(1 for p in changed if p.paper_id not in old_hashes),
+        updated=sum(1 for p in changed if p.paper_id in old_hashes),
+        removed=len(removed),
+        unchanged=len(papers) - len(changed),
+        generation=gen.name,
+    )
+
+    store = ChromaVectorStore(chroma_collection=_chroma_collection(gen / "chroma"))
+    for pid in removed + [p.paper_id for p in changed if p.paper_id in old_hashes]:
+        store.delete(pid)
+
+    chunks = [c for p in changed for c in chunk_paper(p, embedder.count_tokens, settings.chunk_tokens)]
+    if chunks:
+        done = 0
+
+        def tick(n: int) -> None:
+            nonlocal done
+            done += n
+            if progress:
+                progress("embedding", done, len(chunks))
+
+        vectors = embedder.embed([c.text for c in chunks], progress=tick)
+        index = VectorStoreIndex.from_vector_store(store, embed_model=LlamaEmbedding(embedder))
+        index.insert_nodes(_chunk_nodes(chunks, vectors))  # vectors given: nothing re-embedded
+    stats.chunks_embedded = len(chunks)
+
+    bm25 = BM25Retriever.from_defaults(nodes=_paper_nodes(papers), similarity_top_k=min(settings.candidate_k, len(papers)))
+    bm25.persist(str(gen / "bm25"))
+    (gen / "papers.json").write_text(json.dumps([p.model_dump(mode="json") for p in papers]))
+    manifest = {
+        "embedder": embedder.id, "dim": embedder.dim, "papers": new_hashes,
+        "chunk_tokens": settings.chunk_tokens, "built": time.strftime("%Y-%m-%dT%H:%M:%S"),
+    }
+    (gen / "manifest.json").write_text(json.dumps(manifest))
+    _release_chroma()
+
+    tmp = index_dir / "CURRENT.tmp"
+    tmp.write_text(gen.name)
+    os.replace(tmp, index_dir / "CURRENT")  # the atomic switch
+    for stale in index_dir.glob("gen-*"):
+        if stale.name != gen.name:
+            shutil.rmtree(stale, ignore_errors=True)
+    stats.seconds = time.perf_counter() - t0
+    return stats
+
+
+# ----------------------------------------------------------------------------- reading
+@dataclass
+class PaperIndex:
+    """An opened index: papers by id, the dense store, the BM25 retriever."""
+
+    papers: dict[str, Paper]
+    vector_store: Any
+    bm25: Any
+    embedder: Embedder
+    manifest: dict[str, Any]
+    path: Path
+
+
+def index_exists(settings: Settings) -> bool:
+    return (settings.index_dir / "CURRENT").exists()
+
+
+def open_index(settings: Settings, *, embedder: Embedder | None = None) -> PaperIndex:
+    """Open the live generation; clear errors when it is missing, corrupt or mismatched."""
+    from llama_index.retrievers.bm25 import BM25Retriever
+    from llama_index.vector_stores.chroma import ChromaVectorStore
+
+    gen = _live_generation(settings.index_dir)
+    if gen is None:
+        raise IndexMissingError(str(settings.index_dir))
+    manifest = read_manifest(gen)
+    embedder = embedder or get_embedder(settings)
+    if manifest.get("embedder") != embedder.id:
+        raise EmbedderMismatchError(str(settings.index_dir), manifest.get("embedder", "?"), embedder.id)
+    try:
+        papers = [Paper.model_validate(p) for p in json.loads((gen / "papers.json").read_text())]
+        bm25 = BM25Retriever.from_persist_dir(str(gen / "bm25"), show_progress=False)
+        collection = _chroma_collection(gen / "chroma")
+        count = collection.count()
+    except Exception as exc:  # noqa: BLE001 - any failure here means an unreadable index
+        raise IndexCorruptError(str(settings.index_dir), f"{type(exc).__name__}: {exc}") from exc
+    if count == 0 and papers:
+        raise IndexCorruptError(str(settings.index_dir), "the Chroma collection is empty")
+    return PaperIndex(
+        papers={p.paper_id: p for p in papers}, vector_store=ChromaVectorStore(chroma_collection=collection),
+        bm25=bm25, embedder=embedder, manifest=manifest, path=gen,
+    )

@@ -1,0 +1,137 @@
+"""The `openai` backend: OpenAI or any OpenAI-compatible server, through llama-index's
+OpenAILike (which accepts model names it does not know), streaming, with bounded
+timeouts and retries. Failures become LLMError; the service falls back to extractive."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from rag.citations import cited_numbers, drop_invalid, sentences_with_citations
+from rag.errors import ConfigError, LLMError
+from rag.prompts import ABSTAIN_PHRASE, render
+from rag.settings import Settings
+from rag.text import content_terms, split_sentences
+from rag.tokens import count_tokens
+from rag.types import Answer, Citation, Hit, Usage
+
+
+@dataclass
+class PackedContext:
+    hits: list[Hit]  # the sources, numbered 1..n in this order
+    text: str
+    tokens: int
+
+
+def pack_context(hits: list[Hit], budget: int) -> PackedContext:
+    """Number the sources and add them in rank order while they fit the token budget."""
+    blocks: list[str] = []
+    kept: list[Hit] = []
+    used = 0
+    for hit in hits:
+        block = f"[{len(kept) + 1}] {hit.paper.title}\n{hit.paper.abstract}"
+        cost = count_tokens(block) + 2
+        if used + cost > budget:
+            if not kept:  # always give the model the best source, cut to the budget
+                sentences = split_sentences(hit.paper.abstract)
+                while sentences and count_tokens(" ".join(sentences)) + 20 > budget:
+                    sentences.pop()
+                block = f"[1] {hit.paper.title}\n{' '.join(sentences)}"
+                cost = count_tokens(block) + 2
+            else:
+                continue
+        blocks.append(block)
+        kept.append(hit)
+        used += cost
+    return PackedContext(hits=kept, text="\n\n".join(blocks), tokens=used)
+
+
+def make_llm(settings: Settings) -> Any:
+    from llama_index.llms.openai_like import OpenAILike
+
+    if not (settings.openai_api_key or settings.openai_base_url):
+        raise ConfigError(
+            "The openai backend needs OPENAI_API_KEY or OPENAI_BASE_URL; set one in .env "
+            "or use RAG_LLM=extractive."
+        )
+    return OpenAILike(
+        model=settings.llm_model,
+        api_base=settings.openai_base_url or "https://api.openai.com/v1",
+        api_key=settings.openai_api_key.get_secret_value() if settings.openai_api_key else "none",
+        is_chat_model=True,
+        timeout=settings.llm_timeout,
+        max_retries=settings.llm_max_retries,
+        temperature=settings.llm_temperature,
+        context_window=128_000,
+    )
+
+
+def best_quote(claims: list[str], hit: Hit) -> str:
+    """The abstract sentence that shares most terms with the sentences citing it."""
+    want = content_terms(" ".join(claims))
+    sentences = split_sentences(hit.paper.abstract)
+    if not sentences:
+        return ""
+    return max(sentences, key=lambda s: len(want & content_terms(s)))
+
+
+def build_answer(question: str, raw: str, ctx: PackedContext, usage: Usage, all_hits: list[Hit]) -> Answer:
+    """Validate the model's citations and attach the supporting sentences."""
+    text, dropped = drop_invalid(raw.strip(), len(ctx.hits))
+    abstained = ABSTAIN_PHRASE.lower().rstrip(".") in text.lower()
+    notices = []
+    if dropped:
+        notices.append(f"Removed citations to sources that do not exist: {dropped}.")
+    claims: dict[int, list[str]] = {}
+    for sentence, nums in sentences_with_citations(text):
+        for n in nums:
+            claims.setdefault(n, []).append(sentence)
+    citations = [
+        Citation(n=n, paper_id=ctx.hits[n - 1].paper_id, title=ctx.hits[n - 1].paper.title,
+                 quote=best_quote(claims.get(n, []), ctx.hits[n - 1]))
+        for n in cited_numbers(text)
+    ]
+    if not citations and not abstained:
+        notices.append("The model cited no sources; treat this answer with care.")
+    return Answer(
+        question=question, text=text, abstained=abstained, backend="openai",
+        citations=[] if abstained else citations, hits=all_hits,
+        notice=" ".join(notices) or None, usage=usage,
+    )
+
+
+def stream_llm_answer(
+    question: str, hits: list[Hit], settings: Settings, *, llm: Any = None
+) -> Iterator[str | Answer]:
+    """Yield text deltas as they arrive, then the final Answer. Raises LLMError."""
+    import openai
+    from llama_index.core.llms import ChatMessage
+
+    llm = llm or make_llm(settings)
+    system = render("answer_system", abstain_phrase=ABSTAIN_PHRASE)
+    budget = max(200, settings.context_tokens)
+    ctx = pack_context(hits, budget)
+    user = render("answer_user", sources=ctx.text, question=question)
+    messages = [ChatMessage(role="system", content=system), ChatMessage(role="user", content=user)]
+    usage = Usage(prompt_tokens=count_tokens(system) + count_tokens(user))
+    parts: list[str] = []
+    where = settings.openai_base_url or "api.openai.com"
+    try:
+        for chunk in llm.stream_chat(messages):
+            if chunk.delta:
+                parts.append(chunk.delta)
+                yield chunk.delta
+    except openai.APITimeoutError as exc:
+        raise LLMError(f"the LLM server at {where} did not answer within {settings.llm_timeout:g}s") from exc
+    except openai.APIConnectionError as exc:
+        raise LLMError(f"cannot reach the LLM server at {where} ({exc.__cause__ or exc})") from exc
+    except openai.APIStatusError as exc:
+        raise LLMError(f"the LLM server at {where} answered HTTP {exc.status_code}") from exc
+    except Exception as exc:  # noqa: BLE001 - malformed bodies surface as assorted errors
+        raise LLMError(f"the LLM server at {where} sent a reply that could not be read ({type(exc).__name__})") from exc
+    raw = "".join(parts)
+    if not raw.strip():
+        raise LLMError(f"the LLM server at {where} returned an empty answer")
+    usage.completion_tokens = count_tokens(raw)
+    yield build_answer(question, raw, ctx, usage, hits)

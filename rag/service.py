@@ -1,0 +1,109 @@
+"""RagService: the one object the CLI, the page and the eval call."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Any, Literal
+
+from rag.answer import extractive_answer, is_list_question
+from rag.corpus import CorpusReport, load_corpus
+from rag.embed import Embedder, get_embedder
+from rag.errors import LLMError, QuestionError
+from rag.index import IngestStats, Progress, index_exists, ingest, open_index
+from rag.llm import stream_llm_answer
+from rag.prompts import check_all
+from rag.retrieve import Filters, Mode, Retriever
+from rag.settings import Settings, get_settings
+from rag.types import Answer, Hit
+
+BackendChoice = Literal["auto", "extractive", "openai"]
+
+
+class RagService:
+    """Owns the settings, the opened index and the retriever; answers questions."""
+
+    def __init__(self, settings: Settings | None = None, *, embedder: Embedder | None = None, llm: Any = None):
+        self.settings = settings or get_settings()
+        self.embedder = embedder
+        self.llm = llm  # an injected llama-index LLM (tests); else built from settings
+        self._retriever: Retriever | None = None
+        check_all()
+
+    # -- index ---------------------------------------------------------------------------
+    def load_corpus(self) -> CorpusReport:
+        return load_corpus(self.settings.corpus_dir)
+
+    def ingest(self, *, rebuild: bool = False, progress: Progress | None = None) -> tuple[CorpusReport, IngestStats]:
+        report = self.load_corpus()
+        stats = ingest(report.papers, self.settings, embedder=self._embedder(), rebuild=rebuild, progress=progress)
+        stats.warnings = report.warnings
+        self._retriever = None
+        return report, stats
+
+    def ensure_index(self, progress: Progress | None = None) -> bool:
+        """Build the index if there is none. Returns True when it had to build."""
+        if index_exists(self.settings):
+            return False
+        self.ingest(progress=progress)
+        return True
+
+    def _embedder(self) -> Embedder:
+        if self.embedder is None:
+            self.embedder = get_embedder(self.settings)
+        return self.embedder
+
+    @property
+    def retriever(self) -> Retriever:
+        if self._retriever is None:
+            self._retriever = Retriever(open_index(self.settings, embedder=self._embedder()), self.settings)
+        return self._retriever
+
+    # -- questions -----------------------------------------------------------------------
+    def check_question(self, question: str) -> str:
+        q = " ".join((question or "").split())
+        if not q:
+            raise QuestionError("The question is empty; type a question about the papers.")
+        if len(q) > self.settings.max_question_chars:
+            raise QuestionError(
+                f"The question is {len(q)} characters long; the limit is "
+                f"{self.settings.max_question_chars} (RAG_MAX_QUESTION_CHARS). Shorten it."
+            )
+        return q
+
+    def search(self, query: str, *, top_k: int | None = None, mode: Mode = "hybrid",
+               filters: Filters | None = None) -> list[Hit]:
+        q = self.check_question(query)
+        return self.retriever.search(q, top_k=top_k or self.settings.search_top_k, mode=mode, filters=filters)
+
+    def backend_for(self, backend: BackendChoice | None) -> Literal["extractive", "openai"]:
+        if backend in (None, "auto"):
+            return self.settings.resolved_backend() if self.llm is None else "openai"
+        return backend
+
+    def ask_stream(self, question: str, *, backend: BackendChoice | None = None, top_k: int | None = None,
+                   filters: Filters | None = None, on_hits: Callable[[list[Hit]], None] | None = None) -> Iterator[str | Answer]:
+        """Yield text deltas (openai backend only), then the final Answer."""
+        q = self.check_question(question)
+        k = top_k or self.settings.top_k
+        if is_list_question(q):
+            k = max(k, min(2 * k, 20))
+        hits = self.retriever.search(q, top_k=k, filters=filters)
+        if on_hits:
+            on_hits(hits)
+        if self.backend_for(backend) == "extractive":
+            yield extractive_answer(q, hits, self.retriever)
+            return
+        try:
+            yield from stream_llm_answer(q, hits, self.settings, llm=self.llm)
+        except LLMError as exc:
+            fallback = extractive_answer(q, hits, self.retriever)
+            fallback.notice = f"{str(exc)[0].upper()}{str(exc)[1:]}; showing the extractive answer instead."
+            yield fallback
+
+    def ask(self, question: str, **kwargs: Any) -> Answer:
+        final: Answer | None = None
+        for event in self.ask_stream(question, **kwargs):
+            if isinstance(event, Answer):
+                final = event
+        assert final is not None
+        return final

@@ -1,0 +1,117 @@
+"""One typed settings object, read from the environment and `.env`.
+
+Every field has a default and a description; `.env.example` lists them all (a test checks).
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import AliasChoices, Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+class Settings(BaseSettings):
+    """Settings for ingest, retrieval, answering and the page. Env vars are `RAG_<FIELD>`."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="RAG_",
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="forbid",
+        populate_by_name=True,
+    )
+
+    # --- data and index -------------------------------------------------------------------
+    corpus_dir: Path = Field(
+        PROJECT_ROOT / "data" / "seeds", description="Folder of paper-listing pages (*.txt)."
+    )
+    index_dir: Path = Field(
+        PROJECT_ROOT / ".rag" / "index", description="Where the Chroma + BM25 index lives."
+    )
+    embedder: Literal["minilm", "openai"] = Field(
+        "minilm",
+        description="minilm = offline all-MiniLM-L6-v2 int8 ONNX; openai = OpenAI embeddings.",
+    )
+    openai_embedding_model: str = Field(
+        "text-embedding-3-small", description="Embedding model used when embedder=openai."
+    )
+    chunk_tokens: int = Field(
+        128, ge=32, le=256, description="Max word pieces per abstract chunk (MiniLM sees 256)."
+    )
+
+    # --- retrieval ------------------------------------------------------------------------
+    top_k: int = Field(8, ge=1, le=50, description="Papers passed to the answerer.")
+    search_top_k: int = Field(10, ge=1, le=100, description="Papers returned by `search`.")
+    candidate_k: int = Field(
+        60, ge=10, le=500, description="Chunks fetched from each retriever before fusion."
+    )
+    rrf_k: int = Field(60, ge=1, description="Reciprocal-rank-fusion constant.")
+    min_dense: float = Field(
+        0.20,
+        description="Relevance cutoff: papers whose best chunk is less similar are dropped.",
+    )
+
+    # --- answering ------------------------------------------------------------------------
+    llm: Literal["auto", "extractive", "openai"] = Field(
+        "auto",
+        description="auto = openai when OPENAI_API_KEY or OPENAI_BASE_URL is set, else extractive.",
+    )
+    llm_model: str = Field("gpt-4o-mini", description="Chat model name for the openai backend.")
+    openai_api_key: SecretStr | None = Field(
+        None,
+        validation_alias=AliasChoices("OPENAI_API_KEY", "openai_api_key"),
+        description="OpenAI key (or any token your compatible server expects).",
+    )
+    openai_base_url: str | None = Field(
+        None,
+        validation_alias=AliasChoices("OPENAI_BASE_URL", "openai_base_url"),
+        description="OpenAI-compatible server, e.g. http://127.0.0.1:8000/v1 (vLLM, Ollama).",
+    )
+    llm_timeout: float = Field(30.0, gt=0, description="Seconds before an LLM call gives up.")
+    llm_max_retries: int = Field(1, ge=0, le=5, description="Retries after a failed LLM call.")
+    llm_temperature: float = Field(0.0, ge=0, le=2, description="Sampling temperature.")
+    context_tokens: int = Field(
+        3000, ge=200, description="Token budget (tiktoken) for the sources in the LLM prompt."
+    )
+    max_question_chars: int = Field(
+        2000, ge=10, description="Longer questions are refused with a clear message."
+    )
+
+    # --- page -----------------------------------------------------------------------------
+    gradio_server_name: str = Field(
+        "127.0.0.1",
+        validation_alias=AliasChoices("GRADIO_SERVER_NAME", "gradio_server_name"),
+        description="Interface the chat page listens on.",
+    )
+    gradio_server_port: int = Field(
+        7860,
+        validation_alias=AliasChoices("GRADIO_SERVER_PORT", "gradio_server_port"),
+        description="Port of the chat page.",
+    )
+    feedback_path: Path = Field(
+        PROJECT_ROOT / "feedback" / "votes.jsonl",
+        description="Thumbs up/down from the page are appended here (JSONL).",
+    )
+
+    def resolved_backend(self) -> Literal["extractive", "openai"]:
+        """The answer backend `auto` stands for."""
+        if self.llm == "auto":
+            return "openai" if (self.openai_api_key or self.openai_base_url) else "extractive"
+        return self.llm
+
+    @property
+    def embedder_id(self) -> str:
+        """Recorded in the index so that two embedders are never mixed."""
+        if self.embedder == "openai":
+            return f"openai:{self.openai_embedding_model}"
+        return "minilm:all-MiniLM-L6-v2-onnx-int8"
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()

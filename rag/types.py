@@ -1,0 +1,90 @@
+"""Small domain types shared by every layer: Paper, Chunk, Hit, Citation, Answer."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+Backend = Literal["extractive", "openai"]
+
+
+class SourceRef(BaseModel):
+    """Where a paper was listed: the page file and the line of its title."""
+
+    file: str
+    line: int
+
+
+class Paper(BaseModel):
+    """One unique paper, merged over every page that lists it."""
+
+    paper_id: str = Field(description="Stable id derived from the normalised title.")
+    title: str
+    abstracts: list[str] = Field(
+        description="Abstract texts; more than one when pages disagree (kept, not dropped)."
+    )
+    sources: list[SourceRef] = Field(default_factory=list)
+    published: date | None = None
+    authors: int | None = None
+    code_urls: list[str] = Field(default_factory=list)
+
+    @property
+    def abstract(self) -> str:
+        """All abstract versions, the first one first."""
+        return "\n\n".join(self.abstracts)
+
+    @property
+    def year(self) -> int | None:
+        return self.published.year if self.published else None
+
+
+class Chunk(BaseModel):
+    """A piece of a paper that is embedded and indexed: the title or a run of sentences."""
+
+    chunk_id: str
+    paper_id: str
+    text: str
+    kind: Literal["title", "abstract"] = "abstract"
+
+
+class Hit(BaseModel):
+    """One retrieved paper (never twice in a result list)."""
+
+    paper: Paper
+    score: float = Field(description="Fused relevance (reciprocal-rank fusion), higher is better.")
+    dense: float = Field(0.0, description="Best cosine similarity of a chunk to the query.")
+    lexical: float = Field(0.0, description="Best BM25 score of a chunk for the query.")
+    snippet: str = Field("", description="The best-matching chunk text.")
+
+    @property
+    def paper_id(self) -> str:
+        return self.paper.paper_id
+
+
+class Citation(BaseModel):
+    """A numbered source used by an answer, with the sentence that supports it."""
+
+    n: int
+    paper_id: str
+    title: str
+    quote: str = Field("", description="Supporting sentence(s) from the abstract.")
+
+
+class Usage(BaseModel):
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+
+
+class Answer(BaseModel):
+    """What `ask` returns, whatever the backend."""
+
+    question: str
+    text: str
+    abstained: bool
+    backend: Backend
+    citations: list[Citation] = Field(default_factory=list)
+    hits: list[Hit] = Field(default_factory=list)
+    notice: str | None = Field(None, description="e.g. why the LLM answer fell back.")
+    usage: Usage | None = None
