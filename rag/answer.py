@@ -22,10 +22,12 @@ _LIST_Q = re.compile(
     re.I,
 )
 _NUMBER_Q = re.compile(
-    r"\b(how (much|many|fast|large|big|accurate)|what (accuracy|score|speed|error|rate|top-?\d)|"
-    r"by how|percentage|accuracy|score|speed-?up|faster|error rate|fid|bleu|map|itr|auc)\b",
+    r"\b(how (much|many|fast|large|big|accurate|well|deep)|by how|what .{0,40}\b(accuracy|score|speed|"
+    r"error|rate|fid|bleu|map|top-?\d|itr|auc|percentage|reduction|improvement|gain|size|number|"
+    r"speed-?up|compression))",
     re.I,
 )
+_BOILERPLATE = re.compile(r"\b(code|models?|implementation)\b.{0,40}\b(available|released)\b|https?://", re.I)
 # tokens that name something specific: digits (ResNet-50, CIFAR-10), inner capitals
 # (DeepCache, ImageNet), or acronyms (SDXL, BERT)
 _SPECIFIC = re.compile(r"\b[A-Za-z]*(?:\d|[a-z][A-Z]|[A-Z]{2})[\w\-.]*[A-Za-z0-9]|\b[A-Z]{2,}\b")
@@ -84,12 +86,18 @@ class Evidence:
 
 
 def gather_evidence(question: str, hits: list[Hit], retriever: Retriever) -> list[Evidence]:
-    """Score every sentence of every hit against the question."""
+    """Score every sentence of every hit against the question.
+
+    Question terms found in a paper's title identify the paper; a sentence is scored on
+    the remaining terms (what is asked about it), so "What rate does the SSVEP network
+    reach?" prefers the sentence with the rate over the one repeating "SSVEP".
+    """
     q_terms = content_terms(question)
     weight = {t: retriever.idf(t) for t in q_terms}
     total = sum(weight.values()) or 1.0
     specific = [_squash(t) for t in specific_terms(question)]
     number_q = wants_number(question)
+    code_q = bool(re.search(r"\b(code|github|implementation)\b", question, re.I))
     qvec: np.ndarray = retriever.embed_query(question)
     out = []
     for hit in hits:
@@ -97,16 +105,23 @@ def gather_evidence(question: str, hits: list[Hit], retriever: Retriever) -> lis
         sims = retriever.chunk_similarities(qvec, paper.paper_id)
         paper_terms = content_terms(f"{paper.title} {paper.abstract}")
         coverage = sum(w for t, w in weight.items() if t in paper_terms) / total
+        title_terms = content_terms(paper.title)
+        asked = {t: w for t, w in weight.items() if t not in title_terms} or weight
+        asked_total = sum(asked.values()) or 1.0
+        title_sq = _squash(paper.title)
+        asked_specific = [t for t in specific if t not in title_sq] or specific
         scored = []
         for sentence, chunk_id in retriever.sentences(paper.paper_id):
             s_terms = content_terms(sentence)
-            lex = sum(w for t, w in weight.items() if t in s_terms) / total
-            score = lex + 0.5 * sims.get(chunk_id, 0.0)
-            if specific:
+            score = sum(w for t, w in asked.items() if t in s_terms) / asked_total
+            score += 0.5 * sims.get(chunk_id, 0.0)
+            if asked_specific:
                 sq = _squash(sentence)
-                score += 0.3 * sum(1 for t in specific if t in sq) / len(specific)
+                score += 0.3 * sum(1 for t in asked_specific if t in sq) / len(asked_specific)
             if number_q and numbers(sentence):
                 score += 0.15
+            if not code_q and _BOILERPLATE.search(sentence):
+                score -= 0.4
             scored.append((score, sentence))
         scored.sort(key=lambda x: -x[0])
         out.append(Evidence(hit=hit, sentences=scored, coverage=coverage))
@@ -122,9 +137,22 @@ def abstain(question: str, hits: list[Hit], reason: str, backend: str = "extract
 
 
 def missing_terms(question: str, hits: list[Hit]) -> list[str]:
-    """Specific terms of the question that no retrieved abstract mentions."""
-    haystack = _squash(" ".join(f"{h.paper.title} {h.paper.abstract}" for h in hits))
-    return [t for t in specific_terms(question) if not mentions(haystack, t)]
+    """Specific terms of the question that the relevant abstracts do not mention.
+
+    When a term names a retrieved paper (it is in its title, e.g. DeepCache), the other
+    terms must occur in that paper: another paper's mention of SDXL does not tell what
+    DeepCache gets on SDXL.
+    """
+    terms = specific_terms(question)
+    texts = {h.paper_id: _squash(f"{h.paper.title} {h.paper.abstract}") for h in hits}
+    subjects = {t: [h.paper_id for h in hits if mentions(_squash(h.paper.title), t)] for t in terms}
+    subject_papers = {pid for pids in subjects.values() for pid in pids}
+    missing = []
+    for term in terms:
+        pool = [texts[p] for p in subject_papers] if subject_papers and not subjects[term] else list(texts.values())
+        if not any(mentions(text, term) for text in pool):
+            missing.append(term)
+    return missing
 
 
 def extractive_answer(

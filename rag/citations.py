@@ -65,7 +65,7 @@ def sentences_with_citations(text: str) -> list[tuple[str, list[int]]]:
     for paragraph in text.split("\n"):
         for sentence in split_sentences(paragraph):
             nums = [n for m in parse_markers(sentence) for n in m.numbers]
-            bare = _MARKER.sub("", sentence).strip()
+            bare = re.sub(r"\s+([.,;:!?])", r"\1", _MARKER.sub("", sentence)).strip()
             if bare:
                 result.append((bare, list(dict.fromkeys(nums))))
     return result

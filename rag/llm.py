@@ -132,6 +132,6 @@ def stream_llm_answer(
         raise LLMError(f"the LLM server at {where} sent a reply that could not be read ({type(exc).__name__})") from exc
     raw = "".join(parts)
     if not raw.strip():
-        raise LLMError(f"the LLM server at {where} returned an empty answer")
+        raise LLMError(f"the LLM server at {where} returned an empty or unreadable answer")
     usage.completion_tokens = count_tokens(raw)
     yield build_answer(question, raw, ctx, usage, hits)

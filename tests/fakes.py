@@ -1,0 +1,131 @@
+"""Deterministic fakes: an embedder and an OpenAI-compatible HTTP server on 127.0.0.1."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import numpy as np
+
+from rag.text import content_terms
+
+
+class HashEmbedder:
+    """Bag of stemmed words hashed into 64 dims: similar words -> similar vectors. Fast."""
+
+    dim = 64
+    max_tokens = 256
+
+    def __init__(self, id: str = "fake:hash-64", fail_after: int | None = None):
+        self.id = id
+        self.fail_after = fail_after  # raise after embedding this many texts (interrupt test)
+        self.embedded = 0
+
+    def count_tokens(self, text: str) -> int:
+        return len(text.split())
+
+    def embed(self, texts: Sequence[str], progress: Callable[[int], None] | None = None) -> np.ndarray:
+        out = np.zeros((len(texts), self.dim), dtype=np.float32)
+        for i, text in enumerate(texts):
+            if self.fail_after is not None and self.embedded >= self.fail_after:
+                raise KeyboardInterrupt("simulated interruption")
+            for term in content_terms(text):
+                h = int(hashlib.md5(term.encode()).hexdigest(), 16)
+                out[i, h % self.dim] += 1.0 if (h >> 8) % 2 else -1.0
+            out[i] /= max(float(np.linalg.norm(out[i])), 1e-9)
+            self.embedded += 1
+            if progress:
+                progress(1)
+        return out
+
+
+@dataclass
+class FakeOpenAI:
+    """What the fake server does next: mode ok|500|slow|malformed|empty."""
+
+    mode: str = "ok"
+    reply: str | Callable[[dict[str, Any]], str] = "An answer [1]."
+    delay: float = 0.0
+    requests: list[dict[str, Any]] = field(default_factory=list)
+
+
+def _handler(state: FakeOpenAI) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, *args: Any) -> None:  # quiet
+            pass
+
+        def _send(self, status: int, body: bytes, ctype: str = "application/json") -> None:
+            self.send_response(status)
+            self.send_header("Content-Type", ctype)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def do_POST(self) -> None:  # noqa: N802
+            body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))) or b"{}")
+            state.requests.append({"path": self.path, "body": body, "auth": self.headers.get("Authorization")})
+            if state.mode == "slow":
+                time.sleep(state.delay or 5)
+            if state.mode == "500":
+                return self._send(500, b'{"error": {"message": "boom", "type": "server_error"}}')
+            if state.mode == "malformed":
+                return self._send(200, b"<html>this is not json", "text/event-stream" if body.get("stream") else "application/json")
+            if not self.path.endswith("/chat/completions"):
+                return self._send(404, b'{"error": {"message": "not found"}}')
+            text = state.reply(body) if callable(state.reply) else state.reply
+            if state.mode == "empty":
+                text = ""
+            base = {"id": "chatcmpl-fake", "created": int(time.time()), "model": body.get("model", "fake")}
+            if not body.get("stream"):
+                msg = {**base, "object": "chat.completion", "choices": [
+                    {"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}],
+                    "usage": {"prompt_tokens": 10, "completion_tokens": 5, "total_tokens": 15}}
+                return self._send(200, json.dumps(msg).encode())
+            self.send_response(200)
+            self.send_header("Content-Type", "text/event-stream")
+            self.send_header("Cache-Control", "no-cache")
+            self.send_header("Connection", "close")
+            self.end_headers()
+            pieces = [text[i : i + 7] for i in range(0, len(text), 7)] or [""]
+            for i, piece in enumerate(pieces):
+                delta = {"role": "assistant", "content": piece} if i == 0 else {"content": piece}
+                chunk = {**base, "object": "chat.completion.chunk",
+                         "choices": [{"index": 0, "delta": delta, "finish_reason": None}]}
+                self.wfile.write(f"data: {json.dumps(chunk)}\n\n".encode())
+                self.wfile.flush()
+            end = {**base, "object": "chat.completion.chunk", "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]}
+            self.wfile.write(f"data: {json.dumps(end)}\n\ndata: [DONE]\n\n".encode())
+            self.wfile.flush()
+            self.close_connection = True
+
+    return Handler
+
+
+class OpenAIServer:
+    """A real HTTP server speaking the chat-completions wire format, on 127.0.0.1."""
+
+    def __init__(self) -> None:
+        self.state = FakeOpenAI()
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self.state))
+        self.httpd.daemon_threads = True
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.httpd.server_address[1]}/v1"
+
+    def __enter__(self) -> OpenAIServer:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()

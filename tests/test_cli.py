@@ -1,0 +1,66 @@
+"""The CLI as users run it: real subprocesses, JSON contracts, one-line errors."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+from rag.settings import PROJECT_ROOT
+
+
+def run(service, *args, check=True):
+    env = {**os.environ, "RAG_LLM": "extractive", "OPENAI_API_KEY": "", "OPENAI_BASE_URL": ""}
+    env.pop("OPENAI_API_KEY")
+    env.pop("OPENAI_BASE_URL")
+    proc = subprocess.run([sys.executable, "-m", "rag", *args, "--index", str(service.settings.index_dir)],
+                          capture_output=True, text=True, cwd=PROJECT_ROOT, env=env, timeout=300)
+    if check:
+        assert proc.returncode == 0, proc.stderr
+    return proc
+
+
+def test_search_json_contract(service):
+    out = json.loads(run(service, "search", "data-free quantization", "--top-k", "10", "--json").stdout)
+    assert out["query"] == "data-free quantization"
+    assert len(out["hits"]) == 10
+    assert set(out["hits"][0]) == {"paper_id", "title", "score", "snippet"}
+    assert len({h["paper_id"] for h in out["hits"]}) == 10
+    assert out["hits"][0]["score"] >= out["hits"][-1]["score"]
+
+
+def test_ask_json_contract(service):
+    out = json.loads(run(service, "ask", "which methods beat ResNet-50 without extra data?", "--json").stdout)
+    assert {"question", "answer", "abstained", "backend", "citations", "hits"} <= set(out)
+    assert out["backend"] == "extractive" and out["abstained"] is False
+    assert set(out["citations"][0]) == {"n", "paper_id", "title", "quote"}
+    assert "[1]" in out["answer"]
+
+
+def test_ask_human_output(service):
+    out = run(service, "ask", "What does DeepCache get on SDXL?").stdout
+    assert "The collection does not answer this question." in out and "extractive" in out
+
+
+def test_batch_loads_once_and_prints_one_object_per_line(service, tmp_path):
+    batch = tmp_path / "q.jsonl"
+    batch.write_text('{"question": "data-free quantization"}\n\nWhat does DeepCache get on SDXL?\n')
+    lines = run(service, "ask", "--batch", str(batch), "--json").stdout.strip().splitlines()
+    assert [json.loads(x)["abstained"] for x in lines] == [False, True]
+    lines = run(service, "search", "--batch", str(batch), "--json").stdout.strip().splitlines()
+    assert [json.loads(x)["query"] for x in lines] == ["data-free quantization", "What does DeepCache get on SDXL?"]
+
+
+def test_errors_are_one_actionable_line(service, tmp_path):
+    proc = run(service, "ask", "   ", check=False)
+    assert proc.returncode != 0 and proc.stderr.strip().count("\n") == 0 and "empty" in proc.stderr
+    proc = subprocess.run([sys.executable, "-m", "rag", "search", "x", "--index", str(tmp_path / "i"),
+                           "--corpus", str(tmp_path / "missing")], capture_output=True, text=True, cwd=PROJECT_ROOT)
+    assert proc.returncode != 0 and "does not exist" in proc.stderr and "Traceback" not in proc.stderr
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    (bad / "p.txt").write_text("Title\nshort\n")
+    proc = subprocess.run([sys.executable, "-m", "rag", "ingest", "--index", str(tmp_path / "i2"), "--corpus", str(bad)],
+                          capture_output=True, text=True, cwd=PROJECT_ROOT)
+    assert proc.returncode != 0 and "p.txt:2" in proc.stderr and "Traceback" not in proc.stderr

@@ -1,0 +1,101 @@
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from rag.corpus import load_corpus, paper_id_for, parse_page
+from rag.errors import CorpusError
+from tests.conftest import SEEDS
+
+
+def test_counts_on_real_seeds(corpus):
+    assert corpus.entries == 588
+    assert len(corpus.papers) == 517
+    assert len({p.paper_id for p in corpus.papers}) == 517
+    assert sum(len(p.sources) for p in corpus.papers) == 588
+
+
+def test_duplicates_are_merged_keeping_every_page(corpus):
+    by_id = {p.paper_id: p for p in corpus.papers}
+    monotone = by_id["monotone-deep-boltzmann-machines"]
+    assert len(monotone.sources) == 4
+    assert len({s.file for s in monotone.sources}) >= 2
+    assert len(monotone.abstracts) == 1
+
+
+def test_title_with_two_different_abstracts_keeps_both(corpus):
+    fcn = next(p for p in corpus.papers if p.title == "Fully Convolutional Networks for Semantic Segmentation")
+    assert len(fcn.abstracts) == 2
+    assert any("62.2% mean IU" in a for a in fcn.abstracts)
+    assert any("67.2% mean IU" in a for a in fcn.abstracts)
+
+
+def test_glued_subscribe_title_and_noise_lines(corpus):
+    titles = {p.title for p in corpus.papers}
+    assert "A Deep Neural Network for SSVEP-based Brain-Computer Interfaces" in titles
+    noise = {"new", "Subscribe", "byAK and the research community", "Daily Papers", "·", "Mar 14"}
+    assert not titles & noise
+    assert not any(t.startswith("Subscribe") or "authors" == t.split()[-1] for t in titles)
+
+
+def test_metadata_dates_authors_code(corpus):
+    by_title = {p.title: p for p in corpus.papers}
+    rsb = by_title["Replica symmetry breaking in dense neural networks"]
+    assert rsb.authors == 4 and rsb.published == date(2021, 11, 25)
+    ssvep = by_title["A Deep Neural Network for SSVEP-based Brain-Computer Interfaces"]
+    assert ssvep.code_urls == ["https://github.com/osmanberke/Deep-SSVEP-BCI"]
+    assert sum(1 for p in corpus.papers if p.authors) >= 60
+
+
+def test_ids_are_stable_and_derived_from_title(corpus):
+    again = load_corpus(SEEDS)
+    assert [p.paper_id for p in corpus.papers] == [p.paper_id for p in again.papers]
+    assert paper_id_for("Densely Connected Convolutional Networks") == "densely-connected-convolutional-networks"
+    assert paper_id_for("  DENSELY connected: Convolutional networks! ") == "densely-connected-convolutional-networks"
+    long = paper_id_for("word " * 40)
+    assert len(long) <= 88 and long == paper_id_for("word " * 40)
+
+
+def _write(tmp: Path, name: str, text: str | bytes) -> Path:
+    path = tmp / name
+    path.write_bytes(text if isinstance(text, bytes) else text.encode())
+    return path
+
+
+ABSTRACT = "We study a thing in depth and show that it works well on several benchmarks, beating baselines."
+
+
+def test_title_without_abstract_names_file_and_line(tmp_path):
+    path = _write(tmp_path, "bad.txt", f"new\n\nGood Title\n\n{ABSTRACT}\n\nOrphan Title\n")
+    with pytest.raises(CorpusError) as err:
+        parse_page(path)
+    assert "bad.txt:7" in str(err.value) and "Orphan Title" in str(err.value)
+
+
+def test_short_abstract_is_malformed(tmp_path):
+    path = _write(tmp_path, "bad.txt", "Title One\nToo short.\n")
+    with pytest.raises(CorpusError, match=r"bad.txt:2: .*too short"):
+        parse_page(path)
+
+
+def test_non_utf8_names_the_line(tmp_path):
+    path = _write(tmp_path, "latin.txt", f"Title\n{ABSTRACT}\nCaf\xe9 title\n".encode("latin-1"))
+    with pytest.raises(CorpusError, match=r"latin.txt:3: not valid UTF-8"):
+        parse_page(path)
+
+
+def test_empty_page_is_reported_and_empty_folder_fails(tmp_path):
+    _write(tmp_path, "a.txt", f"Some Title\n{ABSTRACT}\n")
+    _write(tmp_path, "b.txt", "new\n\nSubscribe\n")
+    report = load_corpus(tmp_path)
+    assert len(report.papers) == 1
+    assert any("b.txt" in w and "no papers" in w for w in report.warnings)
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    _write(empty, "x.txt", "\n\n")
+    with pytest.raises(CorpusError, match="no papers found"):
+        load_corpus(empty)
+    with pytest.raises(CorpusError, match="does not exist"):
+        load_corpus(tmp_path / "nope")

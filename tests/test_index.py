@@ -1,0 +1,109 @@
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from rag.corpus import load_corpus
+from rag.errors import EmbedderMismatchError, IndexCorruptError, IndexMissingError
+from rag.index import chunk_paper, ingest, open_index
+from rag.text import split_sentences
+from tests.conftest import make_settings
+from tests.fakes import HashEmbedder
+
+
+def _ingest(settings, emb=None, **kw):
+    return ingest(load_corpus(settings.corpus_dir).papers, settings, embedder=emb or HashEmbedder(), **kw)
+
+
+def test_chunks_are_sentence_aligned_and_token_bounded(corpus):
+    emb = HashEmbedder()
+    for paper in corpus.papers[:50]:
+        chunks = chunk_paper(paper, emb.count_tokens, 40)
+        assert chunks[0].kind == "title" and chunks[0].text == paper.title
+        body = " ".join(c.text for c in chunks[1:])
+        assert body.replace(" ", "") == " ".join(paper.abstracts).replace(" ", "").replace("\n", "")
+        for c in chunks[1:]:
+            # a chunk is over budget only when it is a single long sentence
+            assert emb.count_tokens(c.text) <= 40 or len(split_sentences(c.text)) == 1
+
+
+def test_incremental_ingest(tmp_path, small_corpus):
+    s = make_settings(tmp_path, corpus_dir=small_corpus)
+    first = _ingest(s)
+    n = len(load_corpus(small_corpus).papers)
+    assert (first.added, first.updated, first.unchanged) == (n, 0, 0)
+    idx = open_index(s, embedder=HashEmbedder())
+    assert len(idx.papers) == n
+    assert idx.vector_store.client.count() == first.chunks_embedded
+
+    again = _ingest(s)
+    assert (again.added, again.chunks_embedded, again.unchanged) == (0, 0, n)
+
+    # change one abstract, add a page, and check only those are embedded
+    page = small_corpus / "004_e042a9c637ce68d9.txt"
+    page.write_text(page.read_text().replace("Sparsely-gated Mixture of Expert (MoE)", "Sparsely gated MoE layers"))
+    (small_corpus / "new.txt").write_text(
+        "A Brand New Paper About Graph Sparsifiers\n\n"
+        "We introduce spectral graph sparsifiers for message passing networks and show large speed-ups on citation graphs.\n"
+    )
+    third = _ingest(s)
+    assert (third.added, third.updated, third.removed) == (1, 1, 0)
+    assert 2 <= third.chunks_embedded <= 6
+    idx = open_index(s, embedder=HashEmbedder())
+    assert "a-brand-new-paper-about-graph-sparsifiers" in idx.papers
+    got = idx.vector_store.client.get(where={"paper_id": "robust-mixture-of-expert-training-for-convolutional-neural-networks"},
+                                      include=["documents"])
+    assert any("Sparsely gated MoE layers" in d for d in got["documents"])
+    assert not any("Sparsely-gated Mixture of Expert (MoE)" in d for d in got["documents"])
+
+    (small_corpus / "new.txt").unlink()
+    fourth = _ingest(s)
+    assert fourth.removed == 1
+    idx = open_index(s, embedder=HashEmbedder())
+    assert "a-brand-new-paper-about-graph-sparsifiers" not in idx.papers
+    assert not idx.vector_store.client.get(where={"paper_id": "a-brand-new-paper-about-graph-sparsifiers"})["ids"]
+    assert len(list((s.index_dir).glob("gen-*"))) == 1  # old generations are cleaned up
+
+
+def test_refuses_to_mix_embedders(tmp_path, small_corpus):
+    s = make_settings(tmp_path, corpus_dir=small_corpus)
+    _ingest(s)
+    with pytest.raises(EmbedderMismatchError, match="--rebuild"):
+        _ingest(s, HashEmbedder(id="fake:other"))
+    with pytest.raises(EmbedderMismatchError):
+        open_index(s, embedder=HashEmbedder(id="fake:other"))
+    assert _ingest(s, HashEmbedder(id="fake:other"), rebuild=True).added > 0
+
+
+def test_interrupted_ingest_leaves_previous_index_usable(tmp_path, small_corpus):
+    s = make_settings(tmp_path, corpus_dir=small_corpus)
+    _ingest(s)
+    before = open_index(s, embedder=HashEmbedder())
+    n_before, chunks_before = len(before.papers), before.vector_store.client.count()
+    (small_corpus / "more.txt").write_text("".join(
+        f"Extra Paper Number {i}\n\nThis abstract describes extra paper number {i} and its many interesting results on benchmarks.\n\n"
+        for i in range(20)))
+    with pytest.raises(KeyboardInterrupt):
+        _ingest(s, HashEmbedder(fail_after=5))
+    after = open_index(s, embedder=HashEmbedder())
+    assert len(after.papers) == n_before
+    assert after.vector_store.client.count() == chunks_before
+    assert _ingest(s).added == 20  # and the next run completes the job
+
+
+def test_missing_and_corrupt_index(tmp_path, small_corpus):
+    s = make_settings(tmp_path, corpus_dir=small_corpus)
+    with pytest.raises(IndexMissingError, match="python -m rag ingest"):
+        open_index(s, embedder=HashEmbedder())
+    _ingest(s)
+    gen = s.index_dir / (s.index_dir / "CURRENT").read_text()
+    (gen / "manifest.json").write_text("{not json")
+    with pytest.raises(IndexCorruptError, match="--rebuild"):
+        open_index(s, embedder=HashEmbedder())
+    (gen / "manifest.json").write_text(json.dumps({"embedder": "fake:hash-64"}))
+    (gen / "papers.json").write_text("[{\"broken\": true}]")
+    with pytest.raises(IndexCorruptError):
+        open_index(s, embedder=HashEmbedder())
+    assert _ingest(s, rebuild=True).added > 0
+    assert open_index(s, embedder=HashEmbedder()).papers

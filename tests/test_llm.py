@@ -1,0 +1,104 @@
+"""The openai backend against a real HTTP server on 127.0.0.1 speaking the wire format."""
+
+from __future__ import annotations
+
+import socket
+import time
+
+import pytest
+
+from rag.llm import pack_context
+from rag.prompts import ABSTAIN_PHRASE
+from rag.service import RagService
+from rag.types import Answer
+from tests.conftest import make_settings
+
+Q = "How does DenseNet reduce the number of parameters?"
+
+
+def _svc(service: RagService, tmp_path, base_url: str, **kw) -> RagService:
+    """A service on the shared real index, with the openai backend pointed at base_url."""
+    s = make_settings(tmp_path, index_dir=service.settings.index_dir, llm="openai", openai_base_url=base_url,
+                      openai_api_key="test-key", llm_model="my-local-model", **kw)
+    svc = RagService(s, embedder=service.retriever.index.embedder)
+    return svc
+
+
+def test_streams_and_parses_citations(service, openai_server, tmp_path):
+    def reply(body):
+        user = body["messages"][-1]["content"]
+        assert "[1] Densely Connected Convolutional Networks" in user
+        return "DenseNets substantially reduce the number of parameters [1]. They also reuse features [1]."
+    openai_server.state.reply = reply
+    svc = _svc(service, tmp_path, openai_server.base_url)
+    events = list(svc.ask_stream(Q))
+    deltas = [e for e in events if isinstance(e, str)]
+    answer = events[-1]
+    assert isinstance(answer, Answer) and len(deltas) > 3
+    assert "".join(deltas) == answer.text
+    assert answer.backend == "openai" and not answer.abstained and answer.notice is None
+    assert [c.paper_id for c in answer.citations] == ["densely-connected-convolutional-networks"]
+    assert "reduce the number of parameters" in answer.citations[0].quote
+    req = openai_server.state.requests[-1]
+    assert req["body"]["stream"] is True and req["body"]["model"] == "my-local-model"
+    assert req["auth"] == "Bearer test-key"
+    assert ABSTAIN_PHRASE in req["body"]["messages"][0]["content"]
+    assert answer.usage and answer.usage.prompt_tokens > 100 and answer.usage.completion_tokens > 5
+
+
+def test_citations_to_nonexistent_sources_are_dropped_and_flagged(service, openai_server, tmp_path):
+    openai_server.state.reply = "DenseNets reduce parameters [1]. Something invented [42]."
+    answer = _svc(service, tmp_path, openai_server.base_url).ask(Q)
+    assert "[42]" not in answer.text and "[1]" in answer.text
+    assert [c.n for c in answer.citations] == [1]
+    assert "42" in (answer.notice or "")
+
+
+def test_uncited_answer_is_flagged(service, openai_server, tmp_path):
+    openai_server.state.reply = "DenseNets are great."
+    answer = _svc(service, tmp_path, openai_server.base_url).ask(Q)
+    assert not answer.citations and "cited no sources" in (answer.notice or "")
+
+
+def test_abstention_is_detected(service, openai_server, tmp_path):
+    openai_server.state.reply = f"{ABSTAIN_PHRASE} The closest source is [1]."
+    answer = _svc(service, tmp_path, openai_server.base_url).ask("What does DeepCache get on SDXL?")
+    assert answer.abstained and answer.backend == "openai" and answer.citations == []
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.mark.parametrize("mode,message", [("500", "http 500"), ("malformed", "unreadable"), ("empty", "empty or unreadable")])
+def test_server_failures_fall_back_to_extractive(service, openai_server, tmp_path, mode, message):
+    openai_server.state.mode = mode
+    answer = _svc(service, tmp_path, openai_server.base_url, llm_max_retries=0).ask(Q)
+    assert answer.backend == "extractive" and not answer.abstained and answer.citations
+    assert message in answer.notice.lower() and "extractive answer instead" in answer.notice
+
+
+def test_connection_refused_falls_back(service, tmp_path):
+    answer = _svc(service, tmp_path, f"http://127.0.0.1:{_free_port()}/v1", llm_max_retries=0).ask(Q)
+    assert answer.backend == "extractive" and "cannot reach" in answer.notice.lower()
+
+
+def test_slow_server_times_out_without_hanging(service, openai_server, tmp_path):
+    openai_server.state.mode, openai_server.state.delay = "slow", 5
+    t0 = time.monotonic()
+    answer = _svc(service, tmp_path, openai_server.base_url, llm_timeout=0.5, llm_max_retries=1).ask(Q)
+    assert time.monotonic() - t0 < 4.5
+    assert answer.backend == "extractive" and "within 0.5s" in answer.notice
+    assert len(openai_server.state.requests) == 2  # one try + one bounded retry
+
+
+def test_pack_context_respects_token_budget(service):
+    hits = service.search("neural network pruning", top_k=10)
+    small = pack_context(hits, 600)
+    big = pack_context(hits, 10_000)
+    assert 1 <= len(small.hits) < len(big.hits) == 10
+    assert small.tokens <= 600
+    assert small.text.startswith("[1] ") and f"[{len(small.hits)}] " in small.text
+    assert len(pack_context(hits, 200).hits) == 1  # the best source is always given, cut to fit

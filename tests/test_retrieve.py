@@ -1,0 +1,49 @@
+from __future__ import annotations
+
+import pytest
+
+from rag.retrieve import Filters, rrf
+
+# paraphrased questions -> the paper that answers them
+PARAPHRASES = [
+    ("EEG speller that identifies the target character with a deep net over harmonics", "a-deep-neural-network-for-ssvep-based-brain-computer-interfaces"),
+    ("connect every layer to every later layer in a convolutional net", "densely-connected-convolutional-networks"),
+    ("skip steps of diffusion model denoising by reusing high-level features", "deepcache-accelerating-diffusion-models-for-free"),
+    ("quantize a network without any training data by equalizing weights across layers", "data-free-quantization-through-weight-equalization-and-bias-correction"),
+    ("make a sparse mixture-of-experts CNN robust to adversarial attacks", "robust-mixture-of-expert-training-for-convolutional-neural-networks"),
+    ("randomly drop whole residual blocks while training very deep nets", "deep-networks-with-stochastic-depth"),
+]
+
+
+@pytest.mark.parametrize("question,paper_id", PARAPHRASES)
+def test_paraphrased_questions_find_the_paper(service, question, paper_id):
+    hits = service.search(question, top_k=3)
+    assert paper_id in [h.paper_id for h in hits]
+
+
+def test_no_paper_twice_and_sorted(service):
+    hits = service.search("neural network pruning", top_k=30)
+    ids = [h.paper_id for h in hits]
+    assert len(ids) == len(set(ids)) == 30
+    assert [h.score for h in hits] == sorted((h.score for h in hits), reverse=True)
+
+
+def test_modes_and_cutoff(service):
+    q = "data-free quantization"
+    for mode in ("dense", "lexical", "hybrid"):
+        assert service.search(q, top_k=5, mode=mode)[0].paper_id.startswith(("data-free-quantization", "rex-data-free"))
+    assert service.search("what is the capital of France and its population", top_k=10) == []
+
+
+def test_filters(service):
+    hits = service.search("network architecture", top_k=10, filters=Filters(has_code=True))
+    assert hits and all(h.paper.code_urls for h in hits)
+    hits = service.search("network architecture", top_k=10, filters=Filters(year_min=2022))
+    assert hits and all(h.paper.year and h.paper.year >= 2022 for h in hits)
+
+
+def test_rrf():
+    fused = rrf([["a", "b", "c"], ["c", "a"]], k=60)
+    assert max(fused, key=fused.get) == "a"
+    assert fused["c"] == pytest.approx(1 / 63 + 1 / 61)
+    assert set(fused) == {"a", "b", "c"}
