@@ -48,7 +48,7 @@ ITEMS: list[tuple[str, str, list[str], str, list[str]]] = [
     (F, "What ImageNet top-1 accuracy does SimCLRv2 fine-tuning reach with only 1% of the labels?", ["big-self-supervised"], "73.9% with ResNet-50.", ["73.9%"]),
     (F, "What IOU does the DCNN with a fully connected CRF reach on PASCAL VOC-2012?", ["semantic-image-segmentation-with-deep"], "71.6% IOU on the test set.", ["71.6%"]),
     (F, "What top-1 accuracy does the 1.3M-parameter EdgeNeXt model reach on ImageNet-1K?", ["edgenext"], "71.2%, 2.2% above MobileViT.", ["71.2%"]),
-    (F, "What ImageNet-1K accuracy does Meta-SpikeFormer reach?", ["spike-driven-transformer-v2"], "80.0% top-1 with 55M parameters.", ["80.0%"]),
+    (F, "What ImageNet-1K accuracy does Meta-SpikeFormer reach?", ["spike-driven-transformer-v2"], "80.0% top-1 with 55M parameters.", ["80.0\\%"]),
     (F, "How much faster is BERT pretraining with Monarch matrices?", ["monarch"], "23% faster than Nvidia's MLPerf 1.1 implementation.", ["23%"]),
     (F, "How much does the efficient sub-pixel CNN improve PSNR on videos?", ["real-time-single-image-and-video"], "+0.39dB on videos, +0.15dB on images.", ["+0.39dB"]),
     (F, "How small are winning tickets relative to the original networks?", ["the-lottery-ticket-hypothesis"], "Less than 10-20% of the size.", ["10-20%"]),

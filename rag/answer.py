@@ -7,6 +7,7 @@ Every sentence it prints is a sentence of a cited abstract, verbatim.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -136,23 +137,50 @@ def abstain(question: str, hits: list[Hit], reason: str, backend: str = "extract
     return Answer(question=question, text=text, abstained=True, backend=backend, hits=hits)  # type: ignore[arg-type]
 
 
-def missing_terms(question: str, hits: list[Hit]) -> list[str]:
+# metric names are often absent even when the number is there ("+0.39dB" without "PSNR")
+_SOFT_TERMS = {"psnr", "ssim", "fid", "bleu", "map", "ap", "iou", "miou", "flops", "auc", "top1", "top5", "sota"}
+
+
+def subject_papers(question: str, hits: list[Hit], idf: Callable[[str], float] | None = None) -> list[Hit]:
+    """Retrieved papers the question names: by the name before the title's colon
+    ("Once-for-All", "DeepCache"), or by a rare title word it repeats ("gzip")."""
+    q_sq = _squash(question)
+    q_terms = content_terms(question)
+    named = []
+    for h in hits:
+        name = h.paper.title.split(":")[0] if ":" in h.paper.title else ""
+        rare = idf is not None and any(idf(t) >= _RARE_IDF for t in q_terms & content_terms(h.paper.title))
+        if (name and len(_squash(name)) >= 4 and _squash(name) in q_sq) or rare:
+            named.append(h)
+    return named
+
+
+_RARE_IDF = 5.0  # df <= 2 of ~500 papers
+
+
+def missing_terms(question: str, hits: list[Hit], idf: Callable[[str], float] | None = None) -> list[str]:
     """Specific terms of the question that the relevant abstracts do not mention.
 
-    When a term names a retrieved paper (it is in its title, e.g. DeepCache), the other
-    terms must occur in that paper: another paper's mention of SDXL does not tell what
-    DeepCache gets on SDXL.
+    When the question names a retrieved paper (DeepCache, Once-for-All), its other terms
+    must occur in that paper: another paper's mention of SDXL does not tell what DeepCache
+    gets on SDXL. Otherwise every term must occur, and co-occur in one abstract.
     """
-    terms = specific_terms(question)
+    terms = [t for t in specific_terms(question) if _squash(t) not in _SOFT_TERMS]
+    if not terms:
+        return []
     texts = {h.paper_id: _squash(f"{h.paper.title} {h.paper.abstract}") for h in hits}
-    subjects = {t: [h.paper_id for h in hits if mentions(_squash(h.paper.title), t)] for t in terms}
-    subject_papers = {pid for pids in subjects.values() for pid in pids}
-    missing = []
-    for term in terms:
-        pool = [texts[p] for p in subject_papers] if subject_papers and not subjects[term] else list(texts.values())
-        if not any(mentions(text, term) for text in pool):
-            missing.append(term)
-    return missing
+    subjects = subject_papers(question, hits, idf)
+    if subjects:
+        pool = [texts[h.paper_id] for h in subjects]
+        return [t for t in terms if not any(mentions(x, t) for x in pool)]
+    missing = [t for t in terms if not any(mentions(x, t) for x in texts.values())]
+    if missing or len(terms) < 2:
+        return missing
+    # each is mentioned somewhere; one abstract must hold them together (all but one
+    # of three or more, so a typo such as "ImagNet-1k" in the source does not block)
+    best = max(texts.values(), key=lambda x: sum(mentions(x, t) for t in terms))
+    lacking = [t for t in terms if not mentions(best, t)]
+    return lacking if len(lacking) > (1 if len(terms) >= 3 else 0) else []
 
 
 def extractive_answer(
@@ -166,7 +194,7 @@ def extractive_answer(
     """Compose an answer from abstract sentences, or abstain."""
     if not hits:
         return abstain(question, hits, "No paper in the collection is relevant enough.")
-    missing = missing_terms(question, hits)
+    missing = missing_terms(question, hits, retriever.idf)
     if missing:
         return abstain(question, hits, f"No retrieved abstract mentions {', '.join(missing)}.")
     evidence = gather_evidence(question, hits, retriever)
