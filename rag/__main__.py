@@ -57,8 +57,7 @@ def read_batch(path: Path) -> Iterator[str]:
             yield line
 
 
-def _service(args: argparse.Namespace) -> Any:
-    from rag.service import RagService
+def _settings(args: argparse.Namespace) -> Any:
     from rag.settings import Settings
 
     overrides: dict[str, Any] = {}
@@ -68,7 +67,13 @@ def _service(args: argparse.Namespace) -> Any:
         overrides["index_dir"] = Path(args.index)
     if getattr(args, "backend", None):
         overrides["llm"] = args.backend
-    service = RagService(Settings(**overrides))
+    return Settings(**overrides)
+
+
+def _service(args: argparse.Namespace) -> Any:
+    from rag.service import RagService
+
+    service = RagService(_settings(args))
     if service.ensure_index(progress=_progress_bar()):
         print(f"Built the index at {service.settings.index_dir}.", file=sys.stderr)
     return service
@@ -76,14 +81,8 @@ def _service(args: argparse.Namespace) -> Any:
 
 def cmd_ingest(args: argparse.Namespace) -> int:
     from rag.service import RagService
-    from rag.settings import Settings
 
-    overrides: dict[str, Any] = {}
-    if args.corpus:
-        overrides["corpus_dir"] = Path(args.corpus)
-    if args.index:
-        overrides["index_dir"] = Path(args.index)
-    service = RagService(Settings(**overrides))
+    service = RagService(_settings(args))
     report, stats = service.ingest(rebuild=args.rebuild, progress=None if args.json else _progress_bar())
     summary = {
         "entries": report.entries, "papers": len(report.papers), "files": len(report.files),
