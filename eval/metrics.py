@@ -4,7 +4,6 @@ abstention, ALCE-style citation recall/precision, faithfulness."""
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Callable, Sequence
 
 Judge = Callable[[str, str], bool]  # (claim, source text) -> supported?
@@ -97,4 +96,3 @@ def mean(xs: Sequence[float]) -> float:
     return sum(xs) / len(xs) if xs else float("nan")
 
 
-_SENT_END = re.compile(r"\s+")
