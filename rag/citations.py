@@ -69,3 +69,12 @@ def sentences_with_citations(text: str) -> list[tuple[str, list[int]]]:
             if bare:
                 result.append((bare, list(dict.fromkeys(nums))))
     return result
+
+
+def supporting_sentences(abstract: str, quote: str) -> list[tuple[str, bool]]:
+    """The abstract as sentences, each flagged when it is part of the citation's quote
+    (what the page highlights). Quotes are whole abstract sentences, so this is exact."""
+    from rag.text import split_sentences
+
+    quote_norm = " ".join(quote.split())
+    return [(s, bool(quote_norm) and " ".join(s.split()) in quote_norm) for s in split_sentences(abstract)]

@@ -25,8 +25,11 @@ class Filters:
     year_min: int | None = None
     year_max: int | None = None
     has_code: bool = False
+    paper_ids: frozenset[str] | None = None  # only these papers (a follow-up about "those")
 
     def admits(self, paper: Paper) -> bool:
+        if self.paper_ids is not None and paper.paper_id not in self.paper_ids:
+            return False
         if self.has_code and not paper.code_urls:
             return False
         if (self.year_min or self.year_max) and paper.year is None:

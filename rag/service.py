@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from typing import Any, Literal
 
 from rag.answer import extractive_answer, is_list_question
 from rag.corpus import CorpusReport, load_corpus
 from rag.embed import Embedder, get_embedder
-from rag.errors import LLMError, QuestionError
+from rag.errors import ConfigError, LLMError, QuestionError
+from rag.followup import Turn, interpret
 from rag.index import IngestStats, Progress, index_exists, ingest, open_index
-from rag.llm import stream_llm_answer
+from rag.llm import make_llm, stream_llm_answer
 from rag.prompts import check_all
 from rag.retrieve import Filters, Mode, Retriever
 from rag.settings import Settings, get_settings
@@ -27,11 +30,33 @@ class RagService:
         self.embedder = embedder
         self.llm = llm  # an injected llama-index LLM (tests); else built from settings
         self._retriever: Retriever | None = None
+        self._corpus: CorpusReport | None = None
+        self._lock = threading.Lock()  # the page answers several sessions at once
         check_all()
 
     # -- index ---------------------------------------------------------------------------
     def load_corpus(self) -> CorpusReport:
-        return load_corpus(self.settings.corpus_dir)
+        self._corpus = load_corpus(self.settings.corpus_dir)
+        return self._corpus
+
+    def corpus(self) -> CorpusReport:
+        """The parsed corpus (parsed once; `ingest` re-reads it)."""
+        return self._corpus if self._corpus is not None else self.load_corpus()
+
+    def paper_count(self) -> int:
+        return len(self.corpus().papers)
+
+    def dated_count(self) -> int:
+        return sum(1 for p in self.corpus().papers if p.year)
+
+    def years(self) -> list[int]:
+        """Publication years present in the corpus, for the page's year filter."""
+        return sorted({p.year for p in self.corpus().papers if p.year})
+
+    def backends(self) -> list[str]:
+        """Answer backends usable now: extractive always, openai when configured."""
+        s = self.settings
+        return ["extractive", "openai"] if (self.llm is not None or s.openai_api_key or s.openai_base_url) else ["extractive"]
 
     def ingest(self, *, rebuild: bool = False, progress: Progress | None = None) -> tuple[CorpusReport, IngestStats]:
         report = self.load_corpus()
@@ -54,9 +79,10 @@ class RagService:
 
     @property
     def retriever(self) -> Retriever:
-        if self._retriever is None:
-            self._retriever = Retriever(open_index(self.settings, embedder=self._embedder()), self.settings)
-        return self._retriever
+        with self._lock:
+            if self._retriever is None:
+                self._retriever = Retriever(open_index(self.settings, embedder=self._embedder()), self.settings)
+            return self._retriever
 
     # -- questions -----------------------------------------------------------------------
     def check_question(self, question: str) -> str:
@@ -80,17 +106,44 @@ class RagService:
             return self.settings.resolved_backend() if self.llm is None else "openai"
         return backend
 
+    def _chat_llm(self) -> Any:
+        """The LLM used to rewrite follow-ups, or None when none is configured."""
+        if self.llm is not None:
+            return self.llm
+        try:
+            return make_llm(self.settings)
+        except ConfigError:
+            return None
+
     def ask_stream(self, question: str, *, backend: BackendChoice | None = None, top_k: int | None = None,
-                   filters: Filters | None = None, on_hits: Callable[[list[Hit]], None] | None = None) -> Iterator[str | Answer]:
-        """Yield text deltas (openai backend only), then the final Answer."""
-        q = self.check_question(question)
+                   filters: Filters | None = None, history: list[Turn] | None = None,
+                   on_hits: Callable[[list[Hit]], None] | None = None) -> Iterator[str | Answer]:
+        """Yield text deltas (openai backend only), then the final Answer.
+
+        `history` (earlier turns of a chat) lets a follow-up such as "which of those used
+        transformers?" be rewritten and searched within the papers it refers to.
+        """
+        original = self.check_question(question)
+        chosen = self.backend_for(backend)
+        meaning = interpret(original, history or [], llm=self._chat_llm() if chosen == "openai" else None)
+        q = meaning.question
+        if meaning.scope:
+            filters = replace(filters or Filters(), paper_ids=frozenset(meaning.scope))
         k = top_k or self.settings.top_k
         if is_list_question(q):
             k = max(k, min(2 * k, 20))
         hits = self.retriever.search(q, top_k=k, filters=filters)
         if on_hits:
             on_hits(hits)
-        if self.backend_for(backend) == "extractive":
+        for event in self._answer(q, hits, chosen):
+            if isinstance(event, Answer):
+                event.question = original
+                event.interpreted_as = q if meaning.rewritten else None
+                event.scope = meaning.scope
+            yield event
+
+    def _answer(self, q: str, hits: list[Hit], backend: str) -> Iterator[str | Answer]:
+        if backend == "extractive":
             yield extractive_answer(q, hits, self.retriever)
             return
         try:

@@ -93,6 +93,9 @@ class Settings(BaseSettings):
         validation_alias=AliasChoices("GRADIO_SERVER_PORT", "gradio_server_port"),
         description="Port of the chat page.",
     )
+    ui_concurrency: int = Field(
+        4, ge=1, le=64, description="Questions the page answers at the same time (others queue)."
+    )
     feedback_path: Path = Field(
         PROJECT_ROOT / "feedback" / "votes.jsonl",
         description="Thumbs up/down from the page are appended here (JSONL).",

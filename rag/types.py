@@ -88,3 +88,9 @@ class Answer(BaseModel):
     hits: list[Hit] = Field(default_factory=list)
     notice: str | None = Field(None, description="e.g. why the LLM answer fell back.")
     usage: Usage | None = None
+    interpreted_as: str | None = Field(
+        None, description="The standalone question actually answered, when a follow-up was rewritten."
+    )
+    scope: list[str] = Field(
+        default_factory=list, description="Paper ids the search was limited to (a follow-up about 'those')."
+    )

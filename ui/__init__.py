@@ -1,1 +1,1 @@
-"""The Gradio chat page (issue #4; not built yet)."""
+"""The Gradio chat page: `python -m ui`, or `ui.app.build_demo(service)`."""

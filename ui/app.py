@@ -1,0 +1,198 @@
+"""The chat page: `build_demo(service) -> gr.Blocks`. Thin: every answer, search and vote
+goes through `rag`; this module only turns them into page updates."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import gradio as gr
+
+from rag.errors import RagError
+from rag.feedback import record_vote
+from rag.followup import Turn
+from rag.retrieve import Filters
+from rag.service import RagService
+from rag.types import Answer, Hit
+from ui.build import IndexBuild
+from ui.render import chat_message, esc, sources_panel, streaming_message
+
+log = logging.getLogger(__name__)
+STATIC = Path(__file__).parent / "static"
+ANY = "any"
+EXAMPLES = [
+    "which methods beat ResNet-50 without extra data?",
+    "What speed-up does DeepCache give on Stable Diffusion?",
+    "Which papers prune large language models without retraining?",
+    "What does DeepCache get on SDXL?",
+]
+
+
+@dataclass
+class ChatTurn:
+    """An answered question and where its message sits in the chat (for votes)."""
+
+    answer: Answer
+    message_index: int
+
+
+def status_html(build: IndexBuild | None) -> str:
+    if build is None or build.ready:
+        return ""
+    css = "failed" if build.state == "failed" else "building"
+    return f'<div class="{css}">{esc(build.message())}</div>'
+
+
+def _filters(year_from: Any, year_to: Any, has_code: bool) -> Filters | None:
+    lo = None if year_from in (None, "", ANY) else int(year_from)
+    hi = None if year_to in (None, "", ANY) else int(year_to)
+    if lo is None and hi is None and not has_code:
+        return None
+    if lo is not None and hi is not None and lo > hi:
+        lo, hi = hi, lo
+    return Filters(year_min=lo, year_max=hi, has_code=bool(has_code))
+
+
+def _message(role: str, content: str) -> dict[str, str]:
+    return {"role": role, "content": content}
+
+
+def build_demo(service: RagService, build: IndexBuild | None = None) -> gr.Blocks:
+    settings = service.settings
+    backends = service.backends()
+    years = service.years()
+
+    def respond(message: str, chat: list[dict], turns: list[ChatTurn], backend: str, top_k: float,
+                year_from: Any, year_to: Any, has_code: bool) -> Iterator[tuple]:
+        try:
+            question = service.check_question(message)
+        except RagError as exc:
+            raise gr.Error(str(exc)) from None  # the question stays in the box
+        chat = [*(chat or []), _message("user", question), _message("assistant", "*Searching the papers…*")]
+        turns = list(turns or [])
+        turn_no = len(turns)
+        panel = gr.skip()
+        yield chat, panel, turns, ""
+        if build is not None and not build.ready:
+            for progress in build.wait():
+                chat[-1] = _message("assistant", f"⏳ {esc(progress)}")
+                yield chat, panel, turns, ""
+            if not build.ready:
+                chat[-1] = _message("assistant", f'<span class="notice">⚠ {esc(build.message())}</span>')
+                yield chat, panel, turns, ""
+                return
+        n_hits = [0]
+
+        def on_hits(hits: list[Hit]) -> None:
+            n_hits[0] = len(hits)
+
+        partial = ""
+        try:
+            for event in service.ask_stream(
+                question, backend=backend, top_k=int(top_k), filters=_filters(year_from, year_to, has_code),
+                history=[Turn.from_answer(t.answer) for t in turns], on_hits=on_hits,
+            ):
+                if isinstance(event, Answer):
+                    turns.append(ChatTurn(event, len(chat) - 1))
+                    chat[-1] = _message("assistant", chat_message(event, turn_no))
+                    yield chat, sources_panel([t.answer for t in turns]), turns, ""
+                else:
+                    partial += event
+                    chat[-1] = _message("assistant", streaming_message(partial, turn_no, n_hits[0]))
+                    yield chat, panel, turns, ""
+        except RagError as exc:
+            chat[-1] = _message("assistant", f'<span class="notice">⚠ {esc(str(exc))}</span>')
+            yield chat, panel, turns, ""
+        except Exception as exc:  # noqa: BLE001 - never a stack trace on the page
+            log.exception("answering %r failed", question)
+            chat[-1] = _message("assistant", f'<span class="notice">⚠ Something went wrong while answering '
+                                             f'({esc(type(exc).__name__)}); the details are in the server log.</span>')
+            yield chat, panel, turns, ""
+
+    def vote(data: gr.LikeData, turns: list[ChatTurn]) -> None:
+        verdict = {True: "up", "Like": "up", False: "down", "Dislike": "down"}.get(data.liked)  # type: ignore[call-overload]
+        turn = next((t for t in turns or [] if t.message_index == data.index), None)
+        if verdict is None or turn is None:
+            return
+        try:
+            record_vote(settings.feedback_path, turn.answer, verdict)  # type: ignore[arg-type]
+        except RagError as exc:
+            raise gr.Error(str(exc)) from None
+        gr.Info(f"Thanks — your {'👍' if verdict == 'up' else '👎'} was saved.")
+
+    def clear() -> tuple:
+        return [], sources_panel([]), [], ""
+
+    with gr.Blocks(title="Ask the papers") as demo:
+        gr.Markdown(
+            f"## Ask the papers\nAnswers come only from the abstracts of **{service.paper_count()} papers**, "
+            "with `[n]` citations you can click. When the collection does not answer, it says so."
+        )
+        status = gr.HTML(status_html(build), elem_id="status")
+        turns = gr.State([])
+        with gr.Row():
+            with gr.Column(scale=3):
+                chat = gr.Chatbot(
+                    elem_id="chat", label="Chat", height=560, latex_delimiters=[], buttons=["copy"],
+                    placeholder="Ask about methods, results, datasets… Follow-up questions use the conversation.",
+                )
+                with gr.Row():
+                    box = gr.Textbox(
+                        elem_id="question", show_label=False, scale=6, lines=1, max_lines=4, autofocus=True,
+                        placeholder="e.g. which methods beat ResNet-50 without extra data?",
+                    )
+                    ask = gr.Button("Ask", variant="primary", elem_id="ask", scale=1, min_width=80)
+                gr.Examples(EXAMPLES, inputs=box, label="Examples")
+                with gr.Accordion("Search options", open=False, elem_id="options"):
+                    with gr.Row():
+                        backend = gr.Radio(
+                            backends, value=service.backend_for("auto") if len(backends) > 1 else backends[0],
+                            label="Answer backend", elem_id="backend",
+                            info=None if len(backends) > 1 else "Set OPENAI_BASE_URL or OPENAI_API_KEY to add 'openai'.",
+                        )
+                        top_k = gr.Slider(1, 20, value=settings.top_k, step=1, label="Number of sources",
+                                          elem_id="top-k")
+                    with gr.Row():
+                        choices = [ANY, *[str(y) for y in years]]
+                        year_from = gr.Dropdown(choices, value=ANY, label="From year", elem_id="year-from")
+                        year_to = gr.Dropdown(choices, value=ANY, label="To year", elem_id="year-to",
+                                              info=f"Only {service.dated_count()} papers have a date.")
+                        has_code = gr.Checkbox(False, label="Only papers with code", elem_id="has-code")
+                clear_btn = gr.Button("New conversation", elem_id="clear", size="sm")
+            with gr.Column(scale=2):
+                gr.Markdown("### Sources")
+                sources = gr.HTML(sources_panel([]), elem_id="sources")
+
+        inputs = [box, chat, turns, backend, top_k, year_from, year_to, has_code]
+        outputs = [chat, sources, turns, box]
+        box.submit(respond, inputs, outputs, api_name="ask")
+        ask.click(respond, inputs, outputs, api_visibility="private")
+        chat.like(vote, [turns], None, api_visibility="private")
+        clear_btn.click(clear, None, outputs, api_visibility="private")
+        if build is not None and not build.ready:
+            timer = gr.Timer(1.0)
+
+            def tick() -> tuple:
+                return status_html(build), gr.Timer(active=not build.ready and build.state != "failed")
+
+            timer.tick(tick, None, [status, timer], api_visibility="private", show_progress="hidden")
+    return demo
+
+
+def launch(demo: gr.Blocks, service: RagService, **kwargs: Any) -> Any:
+    """Start the server with the page's CSS/JS; `kwargs` go to `Blocks.launch`."""
+    settings = service.settings
+    demo.queue(default_concurrency_limit=settings.ui_concurrency)
+    options: dict[str, Any] = dict(
+        server_name=settings.gradio_server_name, server_port=settings.gradio_server_port,
+        css=(STATIC / "page.css").read_text(encoding="utf-8"), js=(STATIC / "page.js").read_text(encoding="utf-8"),
+        footer_links=["api"], show_error=False,
+        # system fonts: the page makes no request beyond this server (works offline)
+        theme=gr.themes.Soft(font=["ui-sans-serif", "system-ui", "sans-serif"],
+                             font_mono=["ui-monospace", "monospace"]),
+    )
+    options.update(kwargs)
+    return demo.launch(**options)

@@ -1,0 +1,163 @@
+"""Answers and sources as page markup. Pure functions, no Gradio.
+
+Everything that comes from the corpus or the LLM (titles, abstracts, answer text, URLs) is
+escaped here: HTML-escaped for the sources panel, and HTML- plus Markdown-escaped for the
+chat (which renders Markdown), so an abstract with `<script>`, `<img onerror>` or
+`[a link](javascript:...)` is shown as text. The only markup is the markup built here.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+
+from rag.citations import parse_markers, supporting_sentences
+from rag.types import Answer, Citation, Hit, Paper
+
+_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|~$<>])")
+
+
+def esc(text: str) -> str:
+    """Escape for an HTML context (element text or a quoted attribute)."""
+    return html.escape(text, quote=True)
+
+
+def esc_md(text: str) -> str:
+    """Escape for the chat's Markdown: no HTML, no links, no emphasis, no maths."""
+    return _MD_SPECIAL.sub(r"\\\1", html.escape(text, quote=False))
+
+
+def source_id(turn: int, n: int) -> str:
+    return f"src-{turn}-{n}"
+
+
+def linked_text(text: str, turn: int, n_sources: int) -> str:
+    """Escaped answer text whose `[n]` markers link to the sources panel cards."""
+    out: list[str] = []
+    last = 0
+    for m in parse_markers(text):
+        out.append(esc_md(text[last : m.start]))
+        links = [
+            f'<a class="cite" href="#{source_id(turn, n)}" title="Show source {n}">\\[{n}\\]</a>'
+            for n in m.numbers
+            if 1 <= n <= n_sources
+        ]
+        out.append("".join(links) if links else esc_md(text[m.start : m.end]))
+        last = m.end
+    out.append(esc_md(text[last:]))
+    return "".join(out)
+
+
+def _paragraphs(markdown: str) -> str:
+    return "\n\n".join(p.strip() for p in re.split(r"\n\s*\n", markdown) if p.strip())
+
+
+def chat_message(answer: Answer, turn: int) -> str:
+    """The assistant's message for a finished answer (Markdown with a little inline HTML)."""
+    parts: list[str] = []
+    if answer.notice:
+        parts.append(f'<span class="notice">⚠ {esc_md(answer.notice)}</span>')
+    if answer.interpreted_as:
+        scope = f" — within the {len(answer.scope)} paper(s) of the previous answer" if answer.scope else ""
+        parts.append(f'<span class="interp">Interpreted as: “{esc_md(answer.interpreted_as)}”{esc_md(scope)}</span>')
+    if answer.abstained:
+        parts.append('<span class="abstain">Not answered by the collection</span>')
+        parts.append(esc_md(answer.text))
+    else:
+        parts.append(_paragraphs(linked_text(answer.text, turn, max((c.n for c in answer.citations), default=0))))
+    cited = len(answer.citations)
+    parts.append(
+        f'<span class="meta">{esc_md(answer.backend)} · {len(answer.hits)} papers retrieved, {cited} cited</span>'
+    )
+    return "\n\n".join(parts)
+
+
+def streaming_message(partial: str, turn: int, n_sources: int) -> str:
+    """The message while LLM tokens arrive: the text so far, citations already linked."""
+    return _paragraphs(linked_text(partial, turn, n_sources)) + ' <span class="typing">▍</span>'
+
+
+def _code_links(paper: Paper) -> str:
+    links = [u for u in paper.code_urls if re.match(r"https?://[^\s\"'<>]+$", u)]
+    return " ".join(
+        f'<a class="code" href="{esc(u)}" target="_blank" rel="noopener noreferrer">code</a>' for u in links[:2]
+    )
+
+
+def paper_meta(paper: Paper) -> str:
+    bits = []
+    if paper.published:
+        bits.append(esc(paper.published.isoformat()))
+    if paper.authors:
+        bits.append(f"{paper.authors} author{'s' if paper.authors != 1 else ''}")
+    code = _code_links(paper)
+    if code:
+        bits.append(code)
+    return " · ".join(bits)
+
+
+def _abstract(paper: Paper, quote: str) -> str:
+    paragraphs = []
+    for text in paper.abstracts:
+        spans = supporting_sentences(text, quote)
+        paragraphs.append(
+            '<p class="abstract">'
+            + " ".join(f"<mark>{esc(s)}</mark>" if hit else esc(s) for s, hit in spans)
+            + "</p>"
+        )
+    return "".join(paragraphs)
+
+
+def _card(paper: Paper, *, label: str, elem_id: str, quote: str = "", open_: bool = True, extra: str = "") -> str:
+    meta = paper_meta(paper)
+    return (
+        f'<details class="src" id="{esc(elem_id)}" data-paper="{esc(paper.paper_id)}"{" open" if open_ else ""}>'
+        f'<summary><span class="n">{esc(label)}</span> <span class="title">{esc(paper.title)}</span></summary>'
+        + (f'<div class="meta">{meta}{extra}</div>' if meta or extra else "")
+        + _abstract(paper, quote)
+        + "</details>"
+    )
+
+
+def _cited_card(c: Citation, paper: Paper, turn: int) -> str:
+    return _card(paper, label=f"[{c.n}]", elem_id=source_id(turn, c.n), quote=c.quote)
+
+
+def _uncited(hits: list[Hit], turn: int, heading: str, open_: bool) -> str:
+    if not hits:
+        return ""
+    cards = "".join(
+        _card(h.paper, label="○", elem_id=f"hit-{turn}-{i}", open_=False,
+              extra=f' <span class="score">similarity {h.dense:.2f}</span>')
+        for i, h in enumerate(hits)
+    )
+    return (
+        f'<details class="uncited"{" open" if open_ else ""}><summary>{esc(heading)} ({len(hits)})</summary>'
+        f"{cards}</details>"
+    )
+
+
+def turn_sources(answer: Answer, turn: int, *, latest: bool) -> str:
+    """One turn's sources: cited papers with highlighted support, then the rest, collapsed."""
+    papers = {h.paper_id: h.paper for h in answer.hits}
+    cited_ids = {c.paper_id for c in answer.citations}
+    body: list[str] = []
+    if answer.abstained:
+        body.append('<p class="abstain-note">No paper in the collection answers this question.</p>')
+        body.append(_uncited(answer.hits, turn, "Closest papers", open_=True))
+    else:
+        body += [_cited_card(c, papers[c.paper_id], turn) for c in answer.citations if c.paper_id in papers]
+        rest = [h for h in answer.hits if h.paper_id not in cited_ids]
+        body.append(_uncited(rest, turn, "Retrieved but not cited", open_=False))
+    return (
+        f'<details class="turn" id="turn-{turn}"{" open" if latest else ""}>'
+        f'<summary class="question">{esc(answer.question)}</summary>{"".join(body)}</details>'
+    )
+
+
+def sources_panel(answers: list[Answer]) -> str:
+    """Every turn's sources, the latest first and open; older turns collapsed."""
+    if not answers:
+        return '<div class="sources empty">Sources for each answer appear here.</div>'
+    turns = [turn_sources(a, t, latest=(t == len(answers) - 1)) for t, a in enumerate(answers)]
+    return '<div class="sources">' + "".join(reversed(turns)) + "</div>"
