@@ -17,12 +17,18 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
+from rag.answer import specific_terms
 from rag.prompts import render
 from rag.types import Answer
 
+# references that point back on their own: "which of those", "this paper", "and ...?"
+_STRONG = re.compile(r"\b(those|these|the above)\b|\b(this|that) (paper|method|work|model|approach|one)\b", re.I)
+# pronouns that often point inside the question itself ("... does it train with X?"): a
+# reference only in a short question that names nothing of its own
+_WEAK = re.compile(r"\b(it|its|they|them|their)\b", re.I)
 _PLURAL = re.compile(r"\b(those|these|them|they|their|the above)\b", re.I)
-_SINGULAR = re.compile(r"\b(this|that) (paper|method|work|model|approach|one)\b|\bits?\b", re.I)
 _LEAD = re.compile(r"^\s*(?:(and|also|so|but|then|ok(?:ay)?)\b[\s,]*|(what|how) about\b\s*)", re.I)
+_SHORT = 8
 _HISTORY_TURNS = 3
 _ANSWER_CHARS = 600
 
@@ -61,7 +67,10 @@ def short_name(title: str) -> str:
 
 
 def is_follow_up(question: str) -> bool:
-    return bool(_PLURAL.search(question) or _SINGULAR.search(question) or _LEAD.match(question))
+    if _STRONG.search(question) or _LEAD.match(question):
+        return True
+    short = len(question.split()) <= _SHORT and not specific_terms(question)
+    return bool(short and _WEAK.search(question))
 
 
 def heuristic_rewrite(question: str, previous: Turn) -> str:

@@ -22,9 +22,10 @@ class HashEmbedder:
     dim = 64
     max_tokens = 256
 
-    def __init__(self, id: str = "fake:hash-64", fail_after: int | None = None):
+    def __init__(self, id: str = "fake:hash-64", fail_after: int | None = None, delay: float = 0.0):
         self.id = id
         self.fail_after = fail_after  # raise after embedding this many texts (interrupt test)
+        self.delay = delay  # seconds per text: a slow first build the page must show
         self.embedded = 0
 
     def count_tokens(self, text: str) -> int:
@@ -40,6 +41,8 @@ class HashEmbedder:
                 out[i, h % self.dim] += 1.0 if (h >> 8) % 2 else -1.0
             out[i] /= max(float(np.linalg.norm(out[i])), 1e-9)
             self.embedded += 1
+            if self.delay:
+                time.sleep(self.delay)
             if progress:
                 progress(1)
         return out
@@ -52,6 +55,7 @@ class FakeOpenAI:
     mode: str = "ok"
     reply: str | Callable[[dict[str, Any]], str] = "An answer [1]."
     delay: float = 0.0
+    chunk_delay: float = 0.0  # seconds between streamed pieces (to watch streaming)
     requests: list[dict[str, Any]] = field(default_factory=list)
 
 
@@ -101,6 +105,8 @@ def _handler(state: FakeOpenAI) -> type[BaseHTTPRequestHandler]:
                          "choices": [{"index": 0, "delta": delta, "finish_reason": None}]}
                 self.wfile.write(f"data: {json.dumps(chunk)}\n\n".encode())
                 self.wfile.flush()
+                if state.chunk_delay:
+                    time.sleep(state.chunk_delay)
             end = {**base, "object": "chat.completion.chunk", "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]}
             self.wfile.write(f"data: {json.dumps(end)}\n\ndata: [DONE]\n\n".encode())
             self.wfile.flush()

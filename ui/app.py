@@ -141,12 +141,12 @@ def build_demo(service: RagService, build: IndexBuild | None = None) -> gr.Block
                 )
                 with gr.Row():
                     box = gr.Textbox(
-                        elem_id="question", show_label=False, scale=6, lines=1, max_lines=4, autofocus=True,
+                        elem_id="question", label="question", show_label=False, scale=6, lines=1, max_lines=4, autofocus=True,
                         placeholder="e.g. which methods beat ResNet-50 without extra data?",
                     )
                     ask = gr.Button("Ask", variant="primary", elem_id="ask", scale=1, min_width=80)
                 gr.Examples(EXAMPLES, inputs=box, label="Examples")
-                with gr.Accordion("Search options", open=False, elem_id="options"):
+                with gr.Accordion("Search options", open=True, elem_id="options"):
                     with gr.Row():
                         backend = gr.Radio(
                             backends, value=service.backend_for("auto") if len(backends) > 1 else backends[0],
@@ -164,7 +164,7 @@ def build_demo(service: RagService, build: IndexBuild | None = None) -> gr.Block
                 clear_btn = gr.Button("New conversation", elem_id="clear", size="sm")
             with gr.Column(scale=2):
                 gr.Markdown("### Sources")
-                sources = gr.HTML(sources_panel([]), elem_id="sources")
+                sources = gr.HTML(sources_panel([]), elem_id="sources", label="sources")
 
         inputs = [box, chat, turns, backend, top_k, year_from, year_to, has_code]
         outputs = [chat, sources, turns, box]

@@ -71,7 +71,7 @@ class IndexBuild:
             pct = 100 * self.done // self.total
             return (f"First start: building the search index — embedding {self.done}/{self.total} "
                     f"chunks ({pct}%). Questions asked now are answered when it is ready.")
-        return "Preparing the search index…"
+        return "Building the search index…" if self.stage != "opening" else "Opening the search index…"
 
     def wait(self, poll: float = 0.5) -> Iterator[str]:
         """Yield progress messages until the build has finished (or failed)."""

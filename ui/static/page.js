@@ -16,8 +16,12 @@
     const target = card.querySelector("mark") || card;
     const box = card.closest(".sources");
     if (box) {
-      const offset = target.getBoundingClientRect().top - box.getBoundingClientRect().top;
-      box.scrollTop += offset - box.clientHeight / 3;
+      const top = box.getBoundingClientRect().top;
+      const cardTop = card.getBoundingClientRect().top - top;
+      const markTop = target.getBoundingClientRect().top - top;
+      const markBottom = target.getBoundingClientRect().bottom - top;
+      // the card's title when the highlighted sentence fits below it, else the sentence
+      box.scrollTop += markBottom - cardTop < box.clientHeight - 16 ? cardTop - 8 : markTop - box.clientHeight / 3;
     }
     const rect = box ? box.getBoundingClientRect() : null;
     if (rect && (rect.top < 0 || rect.bottom > window.innerHeight)) box.scrollIntoView({ block: "nearest" });

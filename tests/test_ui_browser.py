@@ -1,0 +1,233 @@
+"""The chat page in a real headless Chromium (Debian's), driven by Playwright."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+from rag.service import RagService
+from tests.conftest import make_settings
+from tests.fakes import HashEmbedder
+from tests.pages import ARTIFACTS, BROWSER_ARGS, require_chromium, serve
+from ui.build import IndexBuild
+
+pytestmark = pytest.mark.browser
+playwright_api = pytest.importorskip("playwright.sync_api")
+expect = playwright_api.expect
+expect.set_options(timeout=60_000)
+
+RESNET_Q = "which methods beat ResNet-50 without extra data?"
+TIMEOUT = 60_000
+
+
+@pytest.fixture(scope="session")
+def browser():
+    path = require_chromium()
+    with playwright_api.sync_playwright() as p:
+        b = p.chromium.launch(executable_path=path, args=BROWSER_ARGS)
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def page(browser):
+    context = browser.new_context(viewport={"width": 1400, "height": 900})
+    pg = context.new_page()
+    pg.set_default_timeout(TIMEOUT)
+    pg.errors = []  # type: ignore[attr-defined]
+    pg.on("pageerror", lambda exc: pg.errors.append(str(exc)))  # type: ignore[attr-defined]
+    yield pg
+    context.close()
+
+
+@pytest.fixture(scope="module")
+def url(service):
+    with serve(service) as u:
+        yield u
+
+
+def ask(page, question: str) -> None:
+    box = page.locator("#question textarea")
+    box.fill(question)
+    box.press("Enter")
+
+
+def last_answer(page):
+    """The newest assistant message, once it is final (final answers end with a meta line)."""
+    msg = page.locator('#chat [data-testid="bot"]').last
+    expect(msg.locator("span.meta")).to_be_visible()
+    return msg
+
+
+def test_ask_cite_click_highlights_the_supporting_sentence(page, url, service):
+    page.goto(url)
+    ask(page, RESNET_Q)
+    msg = last_answer(page)
+    expected = service.ask(RESNET_Q)
+    first = expected.citations[0]
+    cite = msg.locator("a.cite").first
+    expect(cite).to_have_text("[1]")
+    cards = page.locator("#sources details.src[id^='src-0-']")
+    expect(cards).to_have_count(len(expected.citations))
+    # the card for [3] is further down the panel; clicking scrolls it into view
+    target = expected.citations[min(2, len(expected.citations) - 1)]
+    msg.locator(f"a.cite[href='#src-0-{target.n}']").first.click()
+    card = page.locator(f"#src-0-{target.n}")
+    expect(card).to_have_class("src active")
+    mark = card.locator("mark").first
+    expect(mark).to_be_in_viewport()
+    assert mark.inner_text().split()[:5] == target.quote.split()[:5]
+    expect(page.locator("#src-0-1 .title")).to_have_text(first.title)
+    # papers retrieved but not cited: listed separately, collapsed
+    uncited = page.locator("#turn-0 details.uncited")
+    if len(expected.hits) > len(expected.citations):
+        expect(uncited).to_have_count(1)
+        assert uncited.evaluate("el => el.open") is False
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "page.png"))
+    if os.environ.get("UPDATE_SCREENSHOT"):  # the README's picture comes from this test
+        Path("docs").mkdir(exist_ok=True)
+        shutil.copy(ARTIFACTS / "page.png", "docs/screenshot.png")
+    assert page.errors == []
+
+
+def test_abstention_looks_different(page, url):
+    page.goto(url)
+    ask(page, "What does DeepCache get on SDXL?")
+    msg = last_answer(page)
+    expect(msg.locator("span.abstain")).to_have_text("Not answered by the collection")
+    expect(msg).to_contain_text("The collection does not answer this question.")
+    expect(msg).to_contain_text("Closest papers:")
+    expect(msg.locator("a.cite")).to_have_count(0)
+    expect(page.locator("#turn-0 .abstain-note")).to_be_visible()
+    expect(page.locator("#turn-0 details.uncited > summary")).to_contain_text("Closest papers")
+
+
+def test_follow_up_uses_the_conversation(page, url):
+    page.goto(url)
+    ask(page, RESNET_Q)
+    last_answer(page)
+    first_cited = page.locator("#turn-0 details.src").evaluate_all("els => els.map(e => e.dataset.paper)")
+    ask(page, "and which of those use distillation?")
+    expect(page.locator('#chat [data-testid="bot"]')).to_have_count(2)
+    msg = last_answer(page)
+    expect(msg.locator("span.interp")).to_contain_text("Which of the papers use distillation?")
+    expect(msg.locator("span.interp")).to_contain_text("of the previous answer")
+    cited = page.locator("#turn-1 details.src").evaluate_all("els => els.map(e => e.dataset.paper)")
+    assert cited and set(cited) <= set(first_cited)
+    # the older turn's sources stay available, collapsed
+    assert page.locator("#turn-0").evaluate("el => el.open") is False
+
+
+def test_empty_question_is_refused_and_nothing_is_lost(page, url):
+    page.goto(url)
+    page.locator("#question textarea").fill("   ")
+    page.locator("#ask").click()
+    expect(page.locator(".toast-body")).to_contain_text("The question is empty")
+    expect(page.locator('#chat [data-testid="bot"]')).to_have_count(0)
+
+
+def test_vote_appends_to_the_feedback_file(page, url, service):
+    path = service.settings.feedback_path
+    before = path.read_text().splitlines() if path.exists() else []
+    page.goto(url)
+    ask(page, RESNET_Q)
+    msg = last_answer(page)
+    msg.hover()
+    page.locator('#chat button[aria-label="Dislike"]').last.click()
+    expect(page.locator(".toast-body")).to_contain_text("saved")
+    lines = path.read_text().splitlines()
+    assert len(lines) == len(before) + 1
+    record = json.loads(lines[-1])
+    assert record["vote"] == "down" and record["question"] == RESNET_Q
+    assert record["citations"] and record["citations"][0]["n"] == 1 and record["answer"]
+
+
+@pytest.fixture
+def llm_service(service, openai_server, tmp_path):
+    """The same real index, answering through the fake OpenAI-compatible server."""
+    settings = make_settings(tmp_path, index_dir=service.settings.index_dir, llm="auto",
+                             openai_base_url=openai_server.base_url, llm_timeout=5, llm_max_retries=0)
+    return RagService(settings)
+
+
+def _cite_first_source(body: dict) -> str:
+    prompt = body["messages"][-1]["content"]
+    title = prompt.split("[1] ", 1)[1].split("\n", 1)[0]
+    return f"The first source, {title}, reports results that beat the baseline without extra data [1]."
+
+
+def test_llm_answer_streams_in(page, llm_service, openai_server):
+    openai_server.state.reply = _cite_first_source
+    openai_server.state.chunk_delay = 0.08  # ~2 s of streaming
+    with serve(llm_service) as u:
+        page.goto(u)
+        expect(page.get_by_role("radio", name="openai")).to_be_checked()
+        ask(page, RESNET_Q)
+        bot = page.locator('#chat [data-testid="bot"]').last
+        expect(bot.locator("span.typing")).to_be_visible()  # text arriving, not done yet
+        partial = bot.inner_text()
+        msg = last_answer(page)
+        assert len(msg.inner_text()) > len(partial)
+        expect(msg.locator("span.meta")).to_contain_text("openai")
+        msg.locator("a.cite").first.click()
+        expect(page.locator("#src-0-1")).to_have_class("src active")
+        expect(page.locator("#src-0-1 mark").first).to_be_in_viewport()
+
+
+def test_failing_llm_shows_notice_and_extractive_answer(page, llm_service, openai_server):
+    openai_server.state.mode = "500"
+    with serve(llm_service) as u:
+        page.goto(u)
+        ask(page, RESNET_Q)
+        msg = last_answer(page)
+        expect(msg.locator("span.notice")).to_contain_text("HTTP 500")
+        expect(msg.locator("span.notice")).to_contain_text("extractive answer instead")
+        expect(msg.locator("span.meta")).to_contain_text("extractive")
+        expect(msg.locator("a.cite").first).to_be_visible()
+        assert "Traceback" not in page.content()
+
+
+EVIL = """Evil Paper: Injection Through Abstracts
+We study <img src=x onerror="window.__pwned=1"> injection and <script>window.__pwned=2</script> in zebra-crossing detection. Click [here](javascript:window.__pwned=3) for zebra-crossing results. Our detector finds 97.5% of zebra crossings.
+
+Fast Zebra Crossing Segmentation
+We segment zebra crossings in street images at 120 frames per second with a small network.
+"""
+
+
+def test_injected_abstract_renders_inert(page, tmp_path):
+    pages = tmp_path / "pages"
+    pages.mkdir()
+    (pages / "evil.txt").write_text(EVIL)
+    svc = RagService(make_settings(tmp_path, corpus_dir=pages), embedder=HashEmbedder())
+    IndexBuild(svc).run_now()
+    with serve(svc) as u:
+        page.goto(u)
+        ask(page, "How many zebra crossings does the injection detector find?")
+        msg = last_answer(page)
+        expect(page.locator("#sources")).to_contain_text("<img src=x onerror=")
+        expect(page.locator("#sources")).to_contain_text("<script>window.__pwned=2</script>")
+        expect(page.locator("#sources")).to_contain_text("[here](javascript:window.__pwned=3)")
+        assert msg.inner_text()
+        assert page.evaluate("window.__pwned") is None
+        assert page.locator("img[src='x']").count() == 0
+        assert page.locator("a[href^='javascript']").count() == 0
+        assert page.locator("#sources script, #chat script").count() == 0
+
+
+def test_first_start_shows_build_progress_then_answers(page, tmp_path, small_corpus):
+    svc = RagService(make_settings(tmp_path, corpus_dir=small_corpus), embedder=HashEmbedder(delay=0.02))
+    build = IndexBuild(svc).start()
+    with serve(svc, build) as u:
+        page.goto(u)
+        expect(page.locator("#status")).to_contain_text("uilding the search index")
+        ask(page, "What does the first paper propose?")
+        expect(page.locator('#chat [data-testid="bot"]').last).to_contain_text("⏳")  # waits, says why
+        last_answer(page)
+        assert build.ready
+        expect(page.locator("#status")).to_have_text("")
