@@ -107,11 +107,15 @@ class RagService:
         return backend
 
     def _chat_llm(self) -> Any:
-        """The LLM used to rewrite follow-ups, or None when none is configured."""
+        """The LLM used to rewrite follow-ups, or None when none is configured. No retries
+        and a short timeout: when it fails, the offline heuristic rewrites instead."""
         if self.llm is not None:
             return self.llm
+        quick = self.settings.model_copy(
+            update={"llm_max_retries": 0, "llm_timeout": min(10.0, self.settings.llm_timeout)}
+        )
         try:
-            return make_llm(self.settings)
+            return make_llm(quick)
         except ConfigError:
             return None
 

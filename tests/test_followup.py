@@ -68,3 +68,23 @@ def test_service_answers_a_follow_up_within_the_previous_papers(service: RagServ
     # nothing in those papers is about transformers: says so instead of leaving the scope
     none = service.ask("and which of those used transformers?", history=[Turn.from_answer(first)])
     assert none.abstained and all(h.paper_id in prev for h in none.hits)
+
+
+@pytest.mark.slow
+def test_service_follow_up_through_the_llm(service: RagService, openai_server, tmp_path):
+    def reply(body: dict) -> str:
+        prompt = body["messages"][-1]["content"]
+        if "Standalone question:" in prompt:
+            return "Which of the methods that beat ResNet-50 without extra data use distillation?"
+        return "MEAL V2 uses distillation [1]."
+
+    openai_server.state.reply = reply
+    llm_service = RagService(make_settings(tmp_path, index_dir=service.settings.index_dir, llm="auto",
+                                           openai_base_url=openai_server.base_url, llm_max_retries=0))
+    first = llm_service.ask("which methods beat ResNet-50 without extra data?")
+    follow = llm_service.ask("and which of those use distillation?", history=[Turn.from_answer(first)])
+    assert follow.backend == "openai" and follow.text == "MEAL V2 uses distillation [1]."
+    assert follow.interpreted_as == "Which of the methods that beat ResNet-50 without extra data use distillation?"
+    assert set(follow.scope) == {c.paper_id for c in first.citations}
+    answer_prompt = openai_server.state.requests[-1]["body"]["messages"][-1]["content"]
+    assert "Question: Which of the methods that beat ResNet-50" in answer_prompt

@@ -126,7 +126,7 @@ def build_demo(service: RagService, build: IndexBuild | None = None) -> gr.Block
     def clear() -> tuple:
         return [], sources_panel([]), [], ""
 
-    with gr.Blocks(title="Ask the papers") as demo:
+    with gr.Blocks(title="Ask the papers", analytics_enabled=False) as demo:
         gr.Markdown(
             f"## Ask the papers\nAnswers come only from the abstracts of **{service.paper_count()} papers**, "
             "with `[n]` citations you can click. When the collection does not answer, it says so."
