@@ -43,3 +43,24 @@ def test_unwritable_path_says_what_to_change(tmp_path):
     blocker.write_text("")
     with pytest.raises(RagError, match="RAG_FEEDBACK_PATH"):
         record_vote(blocker / "votes.jsonl", _answer(), "up")
+
+
+def test_down_votes_become_eval_drafts(tmp_path, capsys):
+    from eval.from_feedback import main
+
+    path = tmp_path / "votes.jsonl"
+    record_vote(path, _answer(1), "down")
+    record_vote(path, _answer(1), "down")  # twice: one draft
+    record_vote(path, _answer(2), "up")  # liked: no draft
+    known = _answer(3)
+    known.question = "What does DeepCache get on SDXL?"  # already in eval/dataset.jsonl
+    record_vote(path, known, "down")
+    with path.open("a") as f:
+        f.write("{broken\n")
+    assert main([str(path)]) == 0
+    out = capsys.readouterr()
+    drafts = [json.loads(x) for x in out.out.splitlines()]
+    assert [d["question"] for d in drafts] == ["q1?"]
+    assert drafts[0]["gold"] == ["p"] and drafts[0]["type"] == "TODO"
+    assert drafts[0]["draft"]["answer_voted_down"] == "answer 1 [1]."
+    assert "not JSON, skipped" in out.err
