@@ -17,7 +17,33 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from eval.runner import DATASET, load_jsonl  # noqa: E402
 from rag.service import RagService  # noqa: E402
 from rag.settings import Settings  # noqa: E402
-from tests.pages import percentiles, run_sessions, serve  # noqa: E402
+from tests.pages import ask_via_client, free_port, percentiles, run_sessions, serve  # noqa: E402
+
+
+def gradio_floor(n: int = 20) -> dict[str, float]:
+    """Round trip of a trivial two-yield Gradio endpoint through gradio_client: the floor."""
+    import gradio as gr
+    from gradio_client import Client
+
+    def echo(x: str):  # noqa: ANN202
+        yield x
+        yield x + "!"
+
+    with gr.Blocks(analytics_enabled=False) as demo:
+        box, out = gr.Textbox(), gr.Textbox()
+        box.submit(echo, box, out, api_name="echo")
+    port = free_port()
+    demo.queue().launch(server_port=port, prevent_thread_lock=True, quiet=True)
+    try:
+        client = Client(f"http://127.0.0.1:{port}/", verbose=False)
+        times = []
+        for _ in range(n):
+            t0 = time.perf_counter()
+            client.predict("a", api_name="/echo")
+            times.append(time.perf_counter() - t0)
+    finally:
+        demo.close()
+    return percentiles(times)
 
 
 def main() -> None:
@@ -46,6 +72,14 @@ def main() -> None:
     print("|---|---|---|---|---|---|---|")
     print(f"| baseline: in-process `service.ask`, one at a time | {base['p50_ms']:.0f} | {base['p90_ms']:.0f} | "
           f"{base['p95_ms']:.0f} | {base['max_ms']:.0f} | {n / base_wall:.1f} | 0 |")
+    floor = gradio_floor()
+    with serve(svc) as url:
+        ask_via_client(url, qs[:2])  # warm
+        one = percentiles([r.seconds for r in ask_via_client(url, qs[:20])])
+    print(f"| trivial Gradio endpoint via gradio_client (the floor), one at a time | {floor['p50_ms']:.0f} | "
+          f"{floor['p90_ms']:.0f} | {floor['p95_ms']:.0f} | {floor['max_ms']:.0f} | – | 0 |")
+    print(f"| page, one session, one question at a time | {one['p50_ms']:.0f} | {one['p90_ms']:.0f} | "
+          f"{one['p95_ms']:.0f} | {one['max_ms']:.0f} | – | 0 |")
     for conc in args.concurrency:
         svc.settings.ui_concurrency = conc
         with serve(svc) as url:

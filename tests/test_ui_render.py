@@ -76,3 +76,12 @@ def test_supporting_sentences_flags_only_the_quoted_ones():
     spans = supporting_sentences("One is here. Two is there. Three is everywhere.", "Two is there.")
     assert [flag for _, flag in spans] == [False, True, False]
     assert not any(flag for _, flag in supporting_sentences("One. Two.", ""))
+
+
+def test_panel_keeps_only_the_recent_turns():
+    from ui.render import MAX_TURNS
+
+    html = sources_panel([answer(question=f"q{i}?") for i in range(MAX_TURNS + 2)])
+    assert 'id="turn-0"' not in html and 'id="turn-1"' not in html
+    assert f'id="turn-{MAX_TURNS + 1}" open' in html and 'id="turn-2"' in html
+    assert "first 2 answer(s) are no longer shown" in html

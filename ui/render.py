@@ -155,9 +155,15 @@ def turn_sources(answer: Answer, turn: int, *, latest: bool) -> str:
     )
 
 
+MAX_TURNS = 10  # the panel is resent whole with each answer; keep it bounded
+
+
 def sources_panel(answers: list[Answer]) -> str:
-    """Every turn's sources, the latest first and open; older turns collapsed."""
+    """The sources of the last MAX_TURNS answers, the latest first and open; older collapsed."""
     if not answers:
         return '<div class="sources empty">Sources for each answer appear here.</div>'
-    turns = [turn_sources(a, t, latest=(t == len(answers) - 1)) for t, a in enumerate(answers)]
-    return '<div class="sources">' + "".join(reversed(turns)) + "</div>"
+    first = max(0, len(answers) - MAX_TURNS)
+    turns = [turn_sources(a, t, latest=(t == len(answers) - 1)) for t, a in enumerate(answers) if t >= first]
+    dropped = (f'<p class="dropped">Sources of the first {first} answer(s) are no longer shown.</p>'
+               if first else "")
+    return '<div class="sources">' + "".join(reversed(turns)) + dropped + "</div>"
