@@ -91,6 +91,13 @@ def cited_gold(cited: Sequence[str], gold: Sequence[str]) -> float:
     return sum(1 for c in cited if c in set(gold)) / len(cited)
 
 
+def gold_cited(cited: Sequence[str], gold: Sequence[str]) -> float:
+    """Share of gold papers the answer cites (for list questions: how complete it is)."""
+    if not gold:
+        return float("nan")
+    return sum(1 for g in set(gold) if g in set(cited)) / len(set(gold))
+
+
 def mean(xs: Sequence[float]) -> float:
     xs = [x for x in xs if x is not None and not (isinstance(x, float) and math.isnan(x))]
     return sum(xs) / len(xs) if xs else float("nan")

@@ -36,7 +36,8 @@ def judge_accuracy(judge: SupportJudge, service: RagService) -> float:
 
 def score_answer(item: dict[str, Any], answer: Any, judge: SupportJudge) -> dict[str, Any]:
     """Answer-level metrics for one question."""
-    out: dict[str, Any] = {"abstained": answer.abstained, "answer": answer.text}
+    out: dict[str, Any] = {"abstained": answer.abstained, "answer": answer.text,
+                           "gold_cited": M.gold_cited([c.paper_id for c in answer.citations], item["gold"])}
     if answer.abstained:
         return out
     sentences = sentences_with_citations(answer.text)
@@ -86,6 +87,8 @@ AGG = ["recall@5", "recall@10", "recall@20", "mrr", "ndcg@10", "lexical_recall@1
 def summarize(rows: list[dict[str, Any]], items: list[dict[str, Any]]) -> dict[str, float]:
     s = {k: M.mean([r[k] for r in rows if k in r]) for k in AGG}
     s["list_recall@20"] = M.mean([r["recall@20"] for r in rows if r["type"] == "list"])
+    # how complete list answers are: gold papers cited, over list and which questions
+    s["list_gold_cited"] = M.mean([r["gold_cited"] for r in rows if r["type"] in ("list", "which")])
     s.update(M.abstention_scores([r["abstained"] for r in rows], [i["type"] == "unanswerable" for i in items]))
     return {k: round(v, 4) for k, v in s.items() if not (isinstance(v, float) and math.isnan(v))}
 
@@ -119,10 +122,11 @@ def write_report(result: dict[str, Any], thresholds: dict[str, float], out_dir: 
         lines.append(f"| {k} | {v:.3f} | {thresholds.get(k, '')} |")
     lines.append(f"| judge_accuracy (calibration set) | {result['judge_accuracy']:.3f} | {thresholds.get('judge_accuracy', '')} |")
     lines += ["", "## Retrieval: hybrid vs baselines", "", "| | recall@10 | MRR |", "|---|---|---|",
-              f"| hybrid | {s['recall@10']:.3f} | {s['mrr']:.3f} |",
-              f"| BM25 only | {s['lexical_recall@10']:.3f} | {s['lexical_mrr']:.3f} |",
-              f"| dense only | {s['dense_recall@10']:.3f} | {s['dense_mrr']:.3f} |", "",
-              "## By question type", "", "![metrics by type](latest.png)", ""]
+              f"| hybrid | {s['recall@10']:.3f} | {s['mrr']:.3f} |"]
+    for name, key in (("BM25 only", "lexical"), ("dense only", "dense")):
+        if f"{key}_mrr" in s:  # absent with --no-baselines
+            lines.append(f"| {name} | {s[f'{key}_recall@10']:.3f} | {s[f'{key}_mrr']:.3f} |")
+    lines += ["", "## By question type", "", "![metrics by type](latest.png)", ""]
     cols = ["n", "recall@10", "recall@20", "key_coverage", "citation_precision", "cited_gold", "faithfulness", "abstain_rate"]
     lines += ["| type | " + " | ".join(cols) + " |", "|---" * (len(cols) + 1) + "|"]
     for kind, vals in result["by_type"].items():

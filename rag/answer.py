@@ -204,7 +204,12 @@ def extractive_answer(
 
     list_q = is_list_question(question)
     limit = max_papers or (len(hits) if list_q else 3)
-    chosen = [e for e in evidence if e.sentences and e.coverage >= max(min_coverage, 0.75 * best_cov)]
+    # relative cut on coverage weighted by how close the paper is to the question, so a
+    # far-down hit that happens to repeat the question's words does not crowd out the top ones
+    top_dense = max(e.hit.dense for e in evidence) or 1.0
+    weighted = {id(e): e.coverage * min(1.0, e.hit.dense / top_dense) for e in evidence}
+    best_w = max(weighted.values())
+    chosen = [e for e in evidence if e.sentences and e.coverage >= min_coverage and weighted[id(e)] >= 0.5 * best_w]
     specific = specific_terms(question)
     if specific:  # prefer papers that mention what the question names
         named = [e for e in chosen if all(mentions(_squash(e.hit.paper.title + " " + e.hit.paper.abstract), t) for t in specific)]

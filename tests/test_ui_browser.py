@@ -51,9 +51,13 @@ def url(service):
 
 
 def ask(page, question: str) -> None:
+    """Type and send a question; returns once the page shows a new assistant message."""
+    bots = page.locator('#chat [data-testid="bot"]')
+    before = bots.count()
     box = page.locator("#question textarea")
     box.fill(question)
     box.press("Enter")
+    expect(bots).to_have_count(before + 1)
 
 
 def last_answer(page):
@@ -113,7 +117,6 @@ def test_follow_up_uses_the_conversation(page, url):
     last_answer(page)
     first_cited = page.locator("#turn-0 details.src").evaluate_all("els => els.map(e => e.dataset.paper)")
     ask(page, "and which of those use distillation?")
-    expect(page.locator('#chat [data-testid="bot"]')).to_have_count(2)
     msg = last_answer(page)
     expect(msg.locator("span.interp")).to_contain_text("Which of the papers use distillation?")
     expect(msg.locator("span.interp")).to_contain_text("of the previous answer")
@@ -231,3 +234,27 @@ def test_first_start_shows_build_progress_then_answers(page, tmp_path, small_cor
         last_answer(page)
         assert build.ready
         expect(page.locator("#status")).to_have_text("")
+
+
+def test_controls_limit_sources_and_filter_by_code_and_year(page, url, service):
+    page.goto(url)
+    page.get_by_label("Only papers with code").check()
+    number = page.locator("#top-k input[type=number]")
+    number.fill("3")
+    number.press("Enter")
+    ask(page, RESNET_Q)
+    last_answer(page)
+    cards = page.locator("#turn-0 details.src")
+    n = cards.count()
+    assert 1 <= n <= 6  # list questions get up to twice the sources asked for
+    for i in range(n):
+        expect(cards.nth(i).locator("a.code").first).to_be_attached()
+    # a year range keeps only dated papers inside it
+    page.get_by_label("Only papers with code").uncheck()
+    page.locator("#year-from input").fill("2023")
+    page.locator("#year-from input").press("Enter")
+    ask(page, "Which papers speed up diffusion models?")
+    last_answer(page)
+    ids = page.locator("#turn-1 details.src").evaluate_all("els => els.map(e => e.dataset.paper)")
+    years = {p.paper_id: p.year for p in service.corpus().papers}
+    assert ids and all((years[i] or 0) >= 2023 for i in ids)
