@@ -217,6 +217,11 @@ def test_injected_abstract_renders_inert(page, tmp_path):
         expect(page.locator("#sources")).to_contain_text("<script>window.__pwned=2</script>")
         expect(page.locator("#sources")).to_contain_text("[here](javascript:window.__pwned=3)")
         assert msg.inner_text()
+        # the user's own text is shown as typed, not as markup
+        ask(page, "Do zebra crossings <img src=x onerror=window.__pwned=4> [go](javascript:window.__pwned=5) work?")
+        last_answer(page)
+        expect(page.locator('#chat [data-testid="user"]').last).to_contain_text(
+            "<img src=x onerror=window.__pwned=4> [go](javascript:window.__pwned=5)")
         assert page.evaluate("window.__pwned") is None
         assert page.locator("img[src='x']").count() == 0
         assert page.locator("a[href^='javascript']").count() == 0

@@ -18,7 +18,7 @@ from rag.retrieve import Filters
 from rag.service import RagService
 from rag.types import Answer, Hit
 from ui.build import IndexBuild
-from ui.render import chat_message, esc, sources_panel, streaming_message
+from ui.render import chat_message, esc, esc_md, sources_panel, streaming_message
 
 log = logging.getLogger(__name__)
 STATIC = Path(__file__).parent / "static"
@@ -71,17 +71,18 @@ def build_demo(service: RagService, build: IndexBuild | None = None) -> gr.Block
             question = service.check_question(message)
         except RagError as exc:
             raise gr.Error(str(exc)) from None  # the question stays in the box
-        chat = [*(chat or []), _message("user", question), _message("assistant", "*Searching the papers…*")]
+        chat = [*(chat or []), _message("user", esc_md(question)),
+                _message("assistant", "*Searching the papers…*")]
         turns = list(turns or [])
         turn_no = len(turns)
         panel = gr.skip()
         yield chat, panel, turns, ""
         if build is not None and not build.ready:
             for progress in build.wait():
-                chat[-1] = _message("assistant", f"⏳ {esc(progress)}")
+                chat[-1] = _message("assistant", f"⏳ {esc_md(progress)}")
                 yield chat, panel, turns, ""
             if not build.ready:
-                chat[-1] = _message("assistant", f'<span class="notice">⚠ {esc(build.message())}</span>')
+                chat[-1] = _message("assistant", f'<span class="notice">⚠ {esc_md(build.message())}</span>')
                 yield chat, panel, turns, ""
                 return
         n_hits = [0]
@@ -104,12 +105,12 @@ def build_demo(service: RagService, build: IndexBuild | None = None) -> gr.Block
                     chat[-1] = _message("assistant", streaming_message(partial, turn_no, n_hits[0]))
                     yield chat, panel, turns, ""
         except RagError as exc:
-            chat[-1] = _message("assistant", f'<span class="notice">⚠ {esc(str(exc))}</span>')
+            chat[-1] = _message("assistant", f'<span class="notice">⚠ {esc_md(str(exc))}</span>')
             yield chat, panel, turns, ""
         except Exception as exc:  # noqa: BLE001 - never a stack trace on the page
             log.exception("answering %r failed", question)
             chat[-1] = _message("assistant", f'<span class="notice">⚠ Something went wrong while answering '
-                                             f'({esc(type(exc).__name__)}); the details are in the server log.</span>')
+                                             f'({esc_md(type(exc).__name__)}); the details are in the server log.</span>')
             yield chat, panel, turns, ""
 
     def vote(data: gr.LikeData, turns: list[ChatTurn]) -> None:
