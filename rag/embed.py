@@ -102,7 +102,7 @@ class OpenAIEmbedder:
 
         from rag.tokens import count_tokens
 
-        if not (settings.openai_api_key or settings.openai_base_url):
+        if not settings.openai_configured:
             raise ConfigError("embedder=openai needs OPENAI_API_KEY (or OPENAI_BASE_URL).")
         self.model = settings.openai_embedding_model
         self.id = f"openai:{self.model}"

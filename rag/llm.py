@@ -50,7 +50,7 @@ def pack_context(hits: list[Hit], budget: int) -> PackedContext:
 def make_llm(settings: Settings) -> Any:
     from llama_index.llms.openai_like import OpenAILike
 
-    if not (settings.openai_api_key or settings.openai_base_url):
+    if not settings.openai_configured:
         raise ConfigError(
             "The openai backend needs OPENAI_API_KEY or OPENAI_BASE_URL; set one in .env "
             "or use RAG_LLM=extractive."

@@ -55,8 +55,7 @@ class RagService:
 
     def backends(self) -> list[str]:
         """Answer backends usable now: extractive always, openai when configured."""
-        s = self.settings
-        return ["extractive", "openai"] if (self.llm is not None or s.openai_api_key or s.openai_base_url) else ["extractive"]
+        return ["extractive", "openai"] if (self.llm is not None or self.settings.openai_configured) else ["extractive"]
 
     def ingest(self, *, rebuild: bool = False, progress: Progress | None = None) -> tuple[CorpusReport, IngestStats]:
         report = self.load_corpus()

@@ -101,10 +101,15 @@ class Settings(BaseSettings):
         description="Thumbs up/down from the page are appended here (JSONL).",
     )
 
+    @property
+    def openai_configured(self) -> bool:
+        """Whether an OpenAI(-compatible) server is set: a key, a base URL, or both."""
+        return bool(self.openai_api_key or self.openai_base_url)
+
     def resolved_backend(self) -> Literal["extractive", "openai"]:
         """The answer backend `auto` stands for."""
         if self.llm == "auto":
-            return "openai" if (self.openai_api_key or self.openai_base_url) else "extractive"
+            return "openai" if self.openai_configured else "extractive"
         return self.llm
 
     @property

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
 from collections.abc import Iterator
 
 from rag.errors import RagError
@@ -79,5 +78,5 @@ class IndexBuild:
             yield self.message()
 
     def join(self, timeout: float | None = None) -> bool:
-        deadline = None if timeout is None else time.monotonic() + timeout
-        return self._ready.wait(None if deadline is None else max(0.0, deadline - time.monotonic()))
+        """Wait for the build to end; False if `timeout` passed first."""
+        return self._ready.wait(timeout)
