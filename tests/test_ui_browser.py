@@ -256,8 +256,10 @@ def test_controls_limit_sources_and_filter_by_code_and_year(page, url, service):
         expect(cards.nth(i).locator("a.code").first).to_be_attached()
     # a year range keeps only dated papers inside it
     page.get_by_label("Only papers with code").uncheck()
-    page.locator("#year-from input").fill("2023")
-    page.locator("#year-from input").press("Enter")
+    page.locator("#year-from input").click()
+    page.get_by_role("option", name="2023", exact=True).click()
+    expect(page.locator("#year-from input")).to_have_value("2023")
+    page.locator("#question textarea").click()  # blur: the dropdown commits its value
     ask(page, "Which papers speed up diffusion models?")
     last_answer(page)
     ids = page.locator("#turn-1 details.src").evaluate_all("els => els.map(e => e.dataset.paper)")
