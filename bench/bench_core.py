@@ -33,7 +33,7 @@ def pct(xs: list[float], p: float) -> float:
 
 
 def questions(n: int = 50) -> list[str]:
-    path = PROJECT_ROOT / "eval" / "dataset.jsonl"
+    path = PROJECT_ROOT / "eval" / "dev.jsonl"
     if path.exists():
         qs = [json.loads(line)["question"] for line in path.read_text().splitlines() if line.strip()]
         return (qs * 2)[:n]

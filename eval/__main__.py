@@ -1,4 +1,5 @@
-"""`python -m eval`: run the eval on the configured backend and gate on thresholds."""
+"""`python -m eval`: run the eval (dev and test splits, name probe) on the configured
+backend and gate on eval/thresholds.json."""
 
 from __future__ import annotations
 
@@ -7,33 +8,38 @@ import json
 import sys
 from pathlib import Path
 
-from eval.runner import EVAL_DIR, THRESHOLDS, check_thresholds, run, write_report
+from eval.runner import EVAL_DIR, SPLITS, THRESHOLDS, check_thresholds, run, write_report
 from rag.errors import RagError
 from rag.service import RagService
 from rag.settings import Settings
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="eval", description="Score the pipeline against eval/dataset.jsonl.")
+    p = argparse.ArgumentParser(prog="eval", description="Score the pipeline on eval/dev.jsonl and eval/test.jsonl.")
     p.add_argument("--index", help="index folder (default: the configured one)")
     p.add_argument("--out", default=str(EVAL_DIR / "results"), help="report folder")
-    p.add_argument("--no-baselines", action="store_true", help="skip the BM25-only and dense-only runs")
+    p.add_argument("--split", choices=[*SPLITS, "all"], default="all", help="which split(s) to run")
+    p.add_argument("--no-baselines", action="store_true", help="skip the BM25-only, dense-only and RRF runs")
     args = p.parse_args(argv)
+    splits = tuple(SPLITS) if args.split == "all" else (args.split,)
     try:
         settings = Settings(**({"index_dir": Path(args.index)} if args.index else {}))
         service = RagService(settings)
         service.ensure_index()
-        result = run(service, baselines=not args.no_baselines)
+        result = run(service, baselines=not args.no_baselines, splits=splits)
     except RagError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     thresholds = json.loads(THRESHOLDS.read_text())
     write_report(result, thresholds, Path(args.out))
-    print(json.dumps(result["summary"] | {"judge_accuracy": round(result["judge_accuracy"], 4)}, indent=1))
+    summary = {s: r["summary"] for s, r in result["splits"].items()} | {
+        "names": result.get("names"), "judge_accuracy": round(result["judge_accuracy"], 4)}
+    print(json.dumps(summary, indent=1))
     failed = check_thresholds(result, thresholds)
     for f in failed:
         print(f"BELOW THRESHOLD: {f}", file=sys.stderr)
-    print(f"eval: {len(thresholds) - len(failed)} passed, {len(failed)} failed")
+    total = sum(len(v) for k, v in thresholds.items() if k in splits or k == "names")
+    print(f"eval: {total - len(failed)} passed, {len(failed)} failed")
     return 1 if failed else 0
 
 

@@ -2,7 +2,7 @@
 
     .venv/bin/python -m eval.from_feedback [feedback/votes.jsonl] > drafts.jsonl
 
-Each down-voted answer becomes one draft in the format of eval/dataset.jsonl, with the
+Each down-voted answer becomes one draft in the format of eval/dev.jsonl, with the
 papers it cited as a *suggested* gold and an empty reference: a person fills in `type`,
 `gold`, `reference` and `key_strings` before moving it into the dataset. Questions voted
 down more than once appear once; questions already in the dataset are skipped.

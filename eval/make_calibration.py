@@ -69,7 +69,7 @@ def shift_number(sentence: str, key: str) -> str | None:
 
 def main() -> None:
     papers = {p.paper_id: p for p in load_corpus(PROJECT_ROOT / "data" / "seeds").papers}
-    items = [json.loads(x) for x in (PROJECT_ROOT / "eval" / "dataset.jsonl").read_text().splitlines()]
+    items = [json.loads(x) for x in (PROJECT_ROOT / "eval" / "dev.jsonl").read_text().splitlines()]
     rows = []
     facts = [i for i in items if i["type"] in ("fact", "compare", "which") and i["key_strings"]]
     for k, item in enumerate(facts):

@@ -1,4 +1,4 @@
-"""How eval/dataset.jsonl was made: hand-written questions, reference answers and key
+"""How the first 71 items of eval/dev.jsonl (q01-q71) were made: hand-written questions, reference answers and key
 strings below; for `list` questions the gold papers were found by searching every title
 and abstract with the regex recorded in the item's "search" field (then read by hand),
 so the gold list is complete for the collection. Re-run to regenerate the JSONL:
@@ -116,7 +116,7 @@ def main() -> None:
         gold = [p.paper_id for p in papers if re.search(pattern, f"{p.title} {p.abstract}", re.I)]
         rows.append({"id": f"q{n:02d}", "question": q, "type": "list", "gold": gold, "reference": ref,
                      "key_strings": keys, "search": f"regex /{pattern}/i over every title and abstract"})
-    out = PROJECT_ROOT / "eval" / "dataset.jsonl"
+    out = PROJECT_ROOT / "eval" / "dev_q01_q71.jsonl"  # the rest of dev.jsonl was written by a helper
     out.write_text("".join(json.dumps(r) + "\n" for r in rows))
     print(f"{len(rows)} questions -> {out}")
 

@@ -5,7 +5,9 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import re
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -30,8 +32,11 @@ def _progress_bar() -> Any:
 
 
 def hit_json(hit: Hit) -> dict[str, Any]:
-    return {"paper_id": hit.paper_id, "title": hit.paper.title, "score": round(hit.score, 6),
-            "snippet": hit.snippet}
+    out: dict[str, Any] = {"paper_id": hit.paper_id, "title": hit.paper.title, "score": round(hit.score, 6),
+                           "snippet": hit.snippet}
+    if hit.why is not None:
+        out["why"] = hit.why.model_dump(exclude_none=True)
+    return out
 
 
 def answer_json(a: Answer) -> dict[str, Any]:
@@ -42,19 +47,37 @@ def answer_json(a: Answer) -> dict[str, Any]:
     }
 
 
-def read_batch(path: Path) -> Iterator[str]:
-    """One question per line, or JSONL objects with a "question" field."""
-    for lineno, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+@dataclass
+class Asked:
+    """One question of a batch, with the earlier questions of its conversation."""
+
+    question: str
+    history: list[str] = field(default_factory=list)
+
+
+def read_batch(path: Path) -> Iterator[Asked]:
+    """One question per line, or JSONL objects with a "question" field and an optional
+    "history": ["earlier question", ...] (answered in order first)."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise RagError(f"cannot read {path}: {exc.strerror}") from exc
+    for lineno, line in enumerate(text.splitlines(), start=1):
         line = line.strip()
         if not line:
             continue
         if line.startswith("{"):
             try:
-                yield str(json.loads(line)["question"])
-            except (ValueError, KeyError) as exc:
-                raise RagError(f"{path}:{lineno}: expected a JSON object with a \"question\" field") from exc
+                obj = json.loads(line)
+                history = obj.get("history", [])
+                if not isinstance(history, list) or not all(isinstance(h, str) for h in history):
+                    raise ValueError("history")
+                yield Asked(str(obj["question"]), history)
+            except (ValueError, KeyError, AttributeError) as exc:
+                raise RagError(f"{path}:{lineno}: expected a JSON object with a \"question\" field "
+                               "and an optional \"history\" list of strings") from exc
         else:
-            yield line
+            yield Asked(line)
 
 
 def _settings(args: argparse.Namespace) -> Any:
@@ -102,17 +125,28 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     return 0
 
 
-def _questions(args: argparse.Namespace, text: str | None) -> list[str]:
+def _questions(args: argparse.Namespace, text: str | None) -> list[Asked]:
     if args.batch:
         return list(read_batch(Path(args.batch)))
     if text is None:
         raise RagError("Give a question, or --batch FILE.")
-    return [text]
+    return [Asked(text, list(getattr(args, "history", None) or []))]
+
+
+def _history(service: Any, asked: Asked) -> list[Any]:
+    """Answer the earlier questions of a conversation, in order, as its turns."""
+    from rag.followup import Turn
+
+    turns: list[Any] = []
+    for earlier in asked.history:
+        turns.append(Turn.from_answer(service.ask(earlier, history=turns)))
+    return turns
 
 
 def cmd_search(args: argparse.Namespace) -> int:
     service = _service(args)
-    for query in _questions(args, args.query):
+    for asked in _questions(args, args.query):
+        query = asked.question
         hits = service.search(query, top_k=args.top_k, mode=args.mode)
         if args.json:
             print(json.dumps({"query": query, "hits": [hit_json(h) for h in hits]}), flush=True)
@@ -124,9 +158,15 @@ def cmd_search(args: argparse.Namespace) -> int:
     return 0
 
 
+def _terminal_text(text: str) -> str:
+    """`**name**` as bold on a terminal, plain text otherwise."""
+    bold = r"\033[1m\1\033[0m" if sys.stdout.isatty() else r"\1"
+    return re.sub(r"\*\*(.+?)\*\*", bold, text)
+
+
 def _print_answer(answer: Answer, streamed: bool) -> None:
     if not streamed or answer.backend != "openai":
-        print(answer.text)
+        print(_terminal_text(answer.text))
     print()
     if answer.notice:
         print(f"Notice: {answer.notice}")
@@ -141,12 +181,13 @@ def _print_answer(answer: Answer, streamed: bool) -> None:
 
 def cmd_ask(args: argparse.Namespace) -> int:
     service = _service(args)
-    for question in _questions(args, args.question):
+    for asked in _questions(args, args.question):
+        history = _history(service, asked)
         if args.json:
-            print(json.dumps(answer_json(service.ask(question, top_k=args.top_k))), flush=True)
+            print(json.dumps(answer_json(service.ask(asked.question, top_k=args.top_k, history=history))), flush=True)
             continue
         streamed = False
-        for event in service.ask_stream(question, top_k=args.top_k):
+        for event in service.ask_stream(asked.question, top_k=args.top_k, history=history):
             if isinstance(event, str):
                 streamed = True
                 print(event, end="", flush=True)
@@ -181,7 +222,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("question", nargs="?")
     p.add_argument("--top-k", type=int, default=None)
     p.add_argument("--backend", choices=["auto", "extractive", "openai"], default=None)
-    p.add_argument("--batch", help="file with one question per line (or JSONL with \"question\")")
+    p.add_argument("--batch", help="file with one question per line (or JSONL with \"question\" and an "
+                   "optional \"history\" list of earlier questions)")
+    p.add_argument("--history", action="append", metavar="Q",
+                   help="an earlier question of the conversation (repeat for several, oldest first)")
     p.set_defaults(func=cmd_ask)
     return parser
 

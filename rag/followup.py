@@ -17,7 +17,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from rag.answer import specific_terms
+from rag.question import specific_terms
 from rag.prompts import render
 from rag.types import Answer
 

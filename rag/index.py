@@ -31,35 +31,29 @@ from rag.text import split_sentences
 from rag.types import Chunk, Paper
 
 COLLECTION = "papers"
-CHUNKER_VERSION = "2"
+CHUNKER_VERSION = "3"  # 3: one chunk per sentence
 Progress = Callable[[str, int, int], None]  # (stage, done, total)
 
 
 # ----------------------------------------------------------------------------- chunking
-def chunk_paper(paper: Paper, count_tokens: Callable[[str], int], max_tokens: int) -> list[Chunk]:
-    """The title as one chunk, then runs of whole sentences of at most `max_tokens`."""
+def chunk_paper(paper: Paper) -> list[Chunk]:
+    """The title as one chunk, then one chunk per abstract sentence (the one sentence
+    splitter), so every sentence has its own vector and the sentence <-> chunk map is
+    stored, not re-derived per query."""
     chunks = [Chunk(chunk_id=f"{paper.paper_id}#t", paper_id=paper.paper_id, text=paper.title, kind="title")]
+    seen: set[str] = set()
     for v, abstract in enumerate(paper.abstracts):
-        run: list[str] = []
-        used = 0
-        for sentence in split_sentences(abstract):
-            n = count_tokens(sentence)
-            if run and used + n > max_tokens:
-                chunks.append(_abstract_chunk(paper, v, len(chunks), run))
-                run, used = [], 0
-            run.append(sentence)
-            used += n
-        if run:
-            chunks.append(_abstract_chunk(paper, v, len(chunks), run))
+        for i, sentence in enumerate(split_sentences(abstract)):
+            if sentence in seen:  # a second abstract version repeats most sentences
+                continue
+            seen.add(sentence)
+            chunks.append(Chunk(chunk_id=f"{paper.paper_id}#a{v}s{i}", paper_id=paper.paper_id,
+                                text=sentence, position=len(chunks)))
     return chunks
 
 
-def _abstract_chunk(paper: Paper, version: int, i: int, sentences: list[str]) -> Chunk:
-    return Chunk(chunk_id=f"{paper.paper_id}#a{version}c{i}", paper_id=paper.paper_id, text=" ".join(sentences))
-
-
 def paper_hash(paper: Paper, settings: Settings) -> str:
-    key = json.dumps([paper.title, paper.abstracts, settings.chunk_tokens, CHUNKER_VERSION])
+    key = json.dumps([paper.title, paper.abstracts, CHUNKER_VERSION])
     return hashlib.sha256(key.encode()).hexdigest()[:16]
 
 
@@ -98,7 +92,7 @@ def _chunk_nodes(chunks: list[Chunk], vectors: Any) -> list[Any]:
     for chunk, vec in zip(chunks, vectors):
         node = TextNode(
             id_=chunk.chunk_id, text=chunk.text, embedding=vec.tolist(),
-            metadata={"paper_id": chunk.paper_id, "kind": chunk.kind},
+            metadata={"paper_id": chunk.paper_id, "kind": chunk.kind, "position": chunk.position},
         )
         node.relationships[NodeRelationship.SOURCE] = RelatedNodeInfo(node_id=chunk.paper_id)
         nodes.append(node)
@@ -181,7 +175,7 @@ def ingest(
     for pid in removed + [p.paper_id for p in changed if p.paper_id in old_hashes]:
         store.delete(pid)
 
-    chunks = [c for p in changed for c in chunk_paper(p, embedder.count_tokens, settings.chunk_tokens)]
+    chunks = [c for p in changed for c in chunk_paper(p)]
     if chunks:
         done = 0
 
@@ -201,7 +195,7 @@ def ingest(
     (gen / "papers.json").write_text(json.dumps([p.model_dump(mode="json") for p in papers]))
     manifest = {
         "embedder": embedder.id, "dim": embedder.dim, "papers": new_hashes,
-        "chunk_tokens": settings.chunk_tokens, "built": time.strftime("%Y-%m-%dT%H:%M:%S"),
+        "chunker": CHUNKER_VERSION, "built": time.strftime("%Y-%m-%dT%H:%M:%S"),
     }
     (gen / "manifest.json").write_text(json.dumps(manifest))
     _release_chroma()

@@ -11,6 +11,7 @@ from typing import Any
 from rag.citations import cited_numbers, drop_invalid, sentences_with_citations
 from rag.errors import ConfigError, LLMError
 from rag.prompts import ABSTAIN_PHRASE, render
+from rag.question import QuestionPlan
 from rag.settings import Settings
 from rag.text import content_terms, split_sentences
 from rag.tokens import count_tokens
@@ -101,8 +102,30 @@ def build_answer(question: str, raw: str, ctx: PackedContext, usage: Usage, all_
     )
 
 
+_GUIDANCE = {
+    "list": "This asks for papers: answer with one line per matching source, most relevant first: "
+            "'- **name of the method or paper**: what it proposes for the asked topic [n]'. "
+            "Say how many sources match.",
+    "best": "This asks for the best result: name the paper(s) and the numbers exactly as written, one line each.",
+    "compare": "This compares {items}: one short paragraph per item, each starting with its name in bold, "
+               "then the contrast on what is asked when the sources give comparable numbers. If no source "
+               "covers an item, say 'The sources have no paper on <item>.'",
+    "yesno": "This is a yes/no question: start with Yes or No only if a source states it, then the evidence.",
+}
+
+
+def guidance(plan: QuestionPlan) -> str:
+    """How the answer should be laid out for this question (from the question plan)."""
+    text = _GUIDANCE.get(plan.intent, "Lead with the sentence that answers it, introduced by the paper's name in bold.")
+    if plan.intent == "compare":
+        text = text.format(items=" and ".join(plan.items) or "the items named")
+    if plan.numeric:
+        text += " Give the numbers first, copied exactly, with what they measure and on which dataset."
+    return text
+
+
 def stream_llm_answer(
-    question: str, hits: list[Hit], settings: Settings, *, llm: Any = None
+    plan: QuestionPlan, hits: list[Hit], settings: Settings, *, llm: Any = None
 ) -> Iterator[str | Answer]:
     """Yield text deltas as they arrive, then the final Answer. Raises LLMError."""
     import openai
@@ -112,7 +135,8 @@ def stream_llm_answer(
     system = render("answer_system", abstain_phrase=ABSTAIN_PHRASE)
     budget = max(200, settings.context_tokens)
     ctx = pack_context(hits, budget)
-    user = render("answer_user", sources=ctx.text, question=question)
+    question = plan.question
+    user = render("answer_user", sources=ctx.text, question=plan.corrected, guidance=guidance(plan))
     messages = [ChatMessage(role="system", content=system), ChatMessage(role="user", content=user)]
     usage = Usage(prompt_tokens=count_tokens(system) + count_tokens(user))
     parts: list[str] = []

@@ -1,21 +1,28 @@
-"""Hybrid retrieval: BM25 over papers + dense over chunks (Chroma), fused by reciprocal
-rank, grouped per paper (never a paper twice), with a relevance cutoff and filters."""
+"""Hybrid retrieval over papers: BM25 (bm25s, with the question's spelling corrections
+and aliases), dense similarity of every abstract sentence and title (exact, over the
+vectors already in memory), the paper's own name, and coverage of the question's terms,
+fused on normalised scores. Each paper once, a relevance floor that drops a paper only
+when every signal is weak, and filters. The Retriever is also the answerer's
+EvidenceStore: sentences, their vectors, term statistics.
+"""
 
 from __future__ import annotations
 
-import math
-from collections.abc import Iterable
+from collections import OrderedDict
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 
-from rag.index import PaperIndex, chunk_paper
+from rag.index import PaperIndex
+from rag.lexicon import Lexicon
+from rag.question import QuestionPlan, analyse
 from rag.settings import Settings
-from rag.text import content_terms, split_sentences
-from rag.types import Hit, Paper
+from rag.text import content_terms, name_key, tokens
+from rag.types import Hit, Paper, Why
 
-Mode = Literal["hybrid", "dense", "lexical"]
+Mode = Literal["hybrid", "dense", "lexical", "rrf"]
+_PAGE = 5000  # rows per Chroma get(): SQLite refuses queries with too many variables
 
 
 @dataclass(frozen=True)
@@ -39,8 +46,17 @@ class Filters:
         return not (self.year_max and paper.year is not None and paper.year > self.year_max)
 
 
-def rrf(rankings: Iterable[list[str]], k: int = 60) -> dict[str, float]:
-    """Reciprocal-rank fusion: sum of 1/(k + rank) over every ranking an id appears in."""
+@dataclass(frozen=True)
+class Sentence:
+    """One abstract sentence as indexed: its text and its row in the vector matrix."""
+
+    text: str
+    row: int
+    position: int
+
+
+def rrf(rankings: list[list[str]], k: int = 60) -> dict[str, float]:
+    """Reciprocal-rank fusion (the baseline the eval compares against)."""
     fused: dict[str, float] = {}
     for ranking in rankings:
         for rank, key in enumerate(ranking, start=1):
@@ -48,119 +64,206 @@ def rrf(rankings: Iterable[list[str]], k: int = 60) -> dict[str, float]:
     return fused
 
 
+@dataclass
+class Signals:
+    """Per-paper scores for one question, arrays aligned with `Retriever.papers`."""
+
+    dense: np.ndarray
+    lexical: np.ndarray
+    coverage: np.ndarray
+    named: dict[int, str]  # paper row -> the name of it the question contains
+    fused: np.ndarray
+
+
 class Retriever:
     """Searches one opened PaperIndex. Cheap per query; build once per process."""
 
     def __init__(self, index: PaperIndex, settings: Settings):
-        from llama_index.core import VectorStoreIndex
-
-        from rag.embed import LlamaEmbedding
-
         self.index = index
         self.settings = settings
-        self._dense = VectorStoreIndex.from_vector_store(
-            index.vector_store, embed_model=LlamaEmbedding(index.embedder)
-        ).as_retriever(similarity_top_k=settings.candidate_k)
-        self._load_chunk_vectors()
-        self._idf = self._document_frequencies()
+        self.papers: list[Paper] = list(index.papers.values())
+        self._row_of = {p.paper_id: i for i, p in enumerate(self.papers)}
+        self.lexicon = Lexicon.build([(p.paper_id, p.title, p.abstract) for p in self.papers])
+        self._terms = [frozenset(content_terms(f"{p.title} {p.abstract}")) for p in self.papers]
+        self._keys = [name_key(f"{p.title} {p.abstract}") for p in self.papers]
+        self._cased_keys = [name_key(f"{p.title} {p.abstract}", cased=True) for p in self.papers]
+        self._names = [(self._row_of[pid], n, name_key(n)) for pid, ns in self.lexicon.names.items()
+                       if pid in self._row_of for n in ns]
+        self._load_vectors()
+        bm25 = index.bm25
+        self._bm25 = bm25.bm25
+        self._bm25_rows = np.array([self._row_of.get(d["node_id"], -1) for d in bm25.corpus])
+        self._qcache: OrderedDict[str, np.ndarray] = OrderedDict()
 
     # -- state computed once ------------------------------------------------------------
-    def _load_chunk_vectors(self) -> None:
-        got = self.index.vector_store.client.get(include=["embeddings", "metadatas"])
-        self._chunk_ids: list[str] = list(got["ids"])
-        self._chunk_vecs = np.asarray(got["embeddings"], dtype=np.float32)
-        self._rows_by_paper: dict[str, list[int]] = {}
-        for row, meta in enumerate(got["metadatas"]):
-            self._rows_by_paper.setdefault(meta["paper_id"], []).append(row)
-        self._sentences: dict[str, list[tuple[str, str]]] = {}  # paper -> [(sentence, chunk_id)]
+    def _load_vectors(self) -> None:
+        collection = self.index.vector_store.client
+        total = collection.count()
+        ids: list[str] = []
+        vecs: list[Any] = []
+        metas: list[dict[str, Any]] = []
+        docs: list[str] = []
+        for offset in range(0, total, _PAGE):
+            got = collection.get(include=["embeddings", "metadatas", "documents"], limit=_PAGE, offset=offset)
+            ids += got["ids"]
+            vecs.append(np.asarray(got["embeddings"], dtype=np.float32))
+            metas += got["metadatas"]
+            docs += got["documents"]
+        order = sorted(range(len(ids)), key=lambda r: (self._row_of.get(metas[r]["paper_id"], -1), metas[r].get("position", 0)))
+        matrix = np.concatenate(vecs) if vecs else np.zeros((0, self.index.embedder.dim), np.float32)
+        self._vecs = matrix[order] if len(order) else matrix
+        self._sentences: list[list[Sentence]] = [[] for _ in self.papers]
+        self._title_row = np.full(len(self.papers), -1)
+        owner = np.full(len(order), -1)
+        for new_row, r in enumerate(order):
+            prow = self._row_of.get(metas[r]["paper_id"])
+            if prow is None:
+                continue
+            owner[new_row] = prow
+            text = docs[r] or ""
+            if metas[r].get("kind") == "title":
+                self._title_row[prow] = new_row
+            else:
+                self._sentences[prow].append(Sentence(text, new_row, int(metas[r].get("position", 0))))
+        self._owner = owner
+        valid = owner >= 0
+        self._starts = np.flatnonzero(np.r_[True, owner[1:] != owner[:-1]]) if len(owner) else np.array([], int)
+        self._start_owner = owner[self._starts] if len(owner) else np.array([], int)
+        self._valid = valid
 
-    def _document_frequencies(self) -> dict[str, float]:
-        df: dict[str, int] = {}
-        for paper in self.index.papers.values():
-            for term in content_terms(f"{paper.title} {paper.abstract}"):
-                df[term] = df.get(term, 0) + 1
-        n = len(self.index.papers)
-        return {t: math.log(1 + (n - c + 0.5) / (c + 0.5)) for t, c in df.items()}
+    # -- the evidence store -------------------------------------------------------------
+    def plan(self, question: str) -> QuestionPlan:
+        return analyse(question, self.lexicon)
+
+    def paper(self, paper_id: str) -> Paper:
+        return self.papers[self._row_of[paper_id]]
+
+    def sentences(self, paper_id: str) -> list[Sentence]:
+        """The paper's abstract sentences as indexed, in order."""
+        return self._sentences[self._row_of[paper_id]]
+
+    def sentence_similarities(self, qvec: np.ndarray, paper_id: str) -> np.ndarray:
+        rows = [s.row for s in self.sentences(paper_id)]
+        return self._vecs[rows] @ qvec if rows else np.zeros(0, np.float32)
 
     def idf(self, term: str) -> float:
-        return self._idf.get(term, math.log(1 + len(self.index.papers)))
+        return self.lexicon.idf(term)
 
-    def sentences(self, paper_id: str) -> list[tuple[str, str]]:
-        """(sentence, chunk_id) pairs of a paper, in order, computed lazily and cached."""
-        if paper_id not in self._sentences:
-            paper = self.index.papers[paper_id]
-            pairs: list[tuple[str, str]] = []
-            seen: set[str] = set()
-            chunks = chunk_paper(paper, self.index.embedder.count_tokens, self.settings.chunk_tokens)
-            for chunk in chunks:
-                if chunk.kind == "title":
-                    continue
-                for sentence in split_sentences(chunk.text):
-                    if sentence not in seen:
-                        seen.add(sentence)
-                        pairs.append((sentence, chunk.chunk_id))
-            self._sentences[paper_id] = pairs
-        return self._sentences[paper_id]
+    def paper_terms(self, paper_id: str) -> frozenset[str]:
+        return self._terms[self._row_of[paper_id]]
+
+    def paper_key(self, paper_id: str, *, cased: bool = False) -> str:
+        row = self._row_of[paper_id]
+        return self._cased_keys[row] if cased else self._keys[row]
+
+    def corpus_mentions(self, term: str) -> int:
+        """How many papers mention `term` as whole words (acronyms case-sensitively)."""
+        from rag.text import mentions
+
+        cased = term.isupper()
+        keys = self._cased_keys if cased else self._keys
+        return sum(1 for k in keys if mentions(k, term, cased=cased))
 
     def embed_query(self, query: str) -> np.ndarray:
-        return self.index.embedder.embed([query])[0]
+        """The query vector (a small cache: retrieval and the answerer embed once)."""
+        vec = self._qcache.get(query)
+        if vec is None:
+            vec = self.index.embedder.embed([query])[0]
+            self._qcache[query] = vec
+            if len(self._qcache) > 64:
+                self._qcache.popitem(last=False)
+        return vec
 
-    def chunk_similarities(self, qvec: np.ndarray, paper_id: str) -> dict[str, float]:
-        rows = self._rows_by_paper.get(paper_id, [])
-        sims = self._chunk_vecs[rows] @ qvec if rows else []
-        return {self._chunk_ids[r]: float(s) for r, s in zip(rows, sims)}
+    # -- signals -------------------------------------------------------------------------
+    def named_papers(self, plan: QuestionPlan) -> dict[int, str]:
+        """Papers whose own name the question contains, as whole words."""
+        q = name_key(plan.corrected)
+        found: dict[int, str] = {}
+        for row, name, key in self._names:
+            if len(key) > 3 and key in q and len(key) > len(name_key(found.get(row, ""))):
+                found[row] = name
+        return found
 
-    # -- search -------------------------------------------------------------------------
+    def signals(self, plan: QuestionPlan, qvec: np.ndarray) -> Signals:
+        s = self.settings
+        n = len(self.papers)
+        dense = np.full(n, -1.0, dtype=np.float32)
+        if len(self._vecs):
+            sims = self._vecs @ qvec
+            np.maximum.at(dense, self._owner[self._valid], sims[self._valid])
+        lexical = np.zeros(n, dtype=np.float32)
+        query_tokens = [t for t in tokens(plan.lexical_query()) if t in self._bm25.vocab_dict]
+        if query_tokens:
+            scores = self._bm25.get_scores(query_tokens)
+            ok = self._bm25_rows >= 0
+            lexical[self._bm25_rows[ok]] = scores[ok]
+        coverage = np.array([plan.coverage(t) for t in self._terms], dtype=np.float32)
+        named = self.named_papers(plan)
+        top_d = float(dense.max()) if n else 0.0
+        mid_d = float(np.median(dense)) if n else 0.0
+        dn = np.clip((dense - mid_d) / max(top_d - mid_d, 1e-6), 0, 1)
+        ln = lexical / max(float(lexical.max()), 1e-6)
+        fused = s.fuse_dense * dn + s.fuse_lexical * ln + s.fuse_coverage * coverage
+        for row in named:
+            fused[row] += s.fuse_name
+        return Signals(dense=dense, lexical=lexical, coverage=coverage, named=named, fused=fused)
+
+    def _order(self, sig: Signals, mode: Mode) -> np.ndarray:
+        if mode == "dense":
+            return np.argsort(-sig.dense, kind="stable")
+        if mode == "lexical":
+            return np.argsort(-sig.lexical, kind="stable")
+        if mode == "rrf":
+            k = self.settings.candidate_k
+            d = [self.papers[i].paper_id for i in np.argsort(-sig.dense, kind="stable")[:k]]
+            lex = [self.papers[i].paper_id for i in np.argsort(-sig.lexical, kind="stable")[:k] if sig.lexical[i] > 0]
+            fused = rrf([d, lex], k=self.settings.rrf_k)
+            return np.array([self._row_of[p] for p in sorted(fused, key=lambda p: -fused[p])])
+        return np.argsort(-sig.fused, kind="stable")
+
+    def relevant(self, sig: Signals, row: int) -> bool:
+        """The floor: drop a paper only when every signal is weak."""
+        s = self.settings
+        return row in sig.named or sig.dense[row] >= s.min_dense or sig.coverage[row] >= s.min_coverage
+
     def search(
         self,
         query: str,
         *,
+        plan: QuestionPlan | None = None,
         top_k: int | None = None,
         mode: Mode = "hybrid",
         filters: Filters | None = None,
         cutoff: bool = True,
     ) -> list[Hit]:
         """Papers for `query`, best first, at most `top_k`, each paper once."""
-        from llama_index.core.schema import QueryBundle
-
         top_k = top_k or self.settings.search_top_k
-        qvec = self.embed_query(query)
-        bundle = QueryBundle(query_str=query, embedding=qvec.tolist())
-
-        dense_best: dict[str, float] = {}
-        snippet: dict[str, str] = {}
-        dense_rank: list[str] = []
-        if mode in ("hybrid", "dense"):
-            for nws in self._dense.retrieve(bundle):
-                pid = nws.node.metadata["paper_id"]
-                cos = 1.0 + math.log(max(nws.score or 1e-12, 1e-12))  # Chroma: exp(-(1-cos))
-                if pid not in dense_best:
-                    dense_rank.append(pid)
-                    dense_best[pid] = cos
-                    snippet[pid] = nws.node.get_content()
-        lexical: dict[str, float] = {}
-        lexical_rank: list[str] = []
-        if mode in ("hybrid", "lexical"):
-            for nws in self.index.bm25.retrieve(query):
-                if (nws.score or 0) > 0:
-                    lexical_rank.append(nws.node.node_id)
-                    lexical[nws.node.node_id] = float(nws.score or 0)
-
-        rankings = [r for r in (dense_rank, lexical_rank) if r]
-        fused = rrf(rankings, k=self.settings.rrf_k)
+        plan = plan or self.plan(query)
+        qvec = self.embed_query(plan.corrected)
+        sig = self.signals(plan, qvec)
         hits: list[Hit] = []
-        for pid, score in sorted(fused.items(), key=lambda kv: -kv[1]):
-            paper = self.index.papers.get(pid)
-            if paper is None or (filters and not filters.admits(paper)):
+        for row in self._order(sig, mode):
+            row = int(row)
+            paper = self.papers[row]
+            if filters and not filters.admits(paper):
                 continue
-            if pid not in dense_best:  # found lexically only: score its chunks exactly
-                sims = self.chunk_similarities(qvec, pid)
-                dense_best[pid] = max(sims.values(), default=0.0)
-                snippet[pid] = paper.abstracts[0][:300]
-            if cutoff and dense_best[pid] < self.settings.min_dense:
+            if cutoff and not self.relevant(sig, row):
                 continue
-            hits.append(Hit(paper=paper, score=score, dense=dense_best[pid],
-                            lexical=lexical.get(pid, 0.0), snippet=snippet[pid]))
+            hits.append(self._hit(row, sig, plan, qvec))
             if len(hits) >= top_k:
                 break
         return hits
+
+    def _hit(self, row: int, sig: Signals, plan: QuestionPlan, qvec: np.ndarray) -> Hit:
+        paper = self.papers[row]
+        sentences = self._sentences[row]
+        sims = self._vecs[[x.row for x in sentences]] @ qvec if sentences else np.zeros(0)
+        best = int(np.argmax(sims)) if len(sims) else -1
+        snippet = sentences[best].text if best >= 0 else paper.abstracts[0][:300]
+        matched = [g.term for g in plan.terms if g.term in self._terms[row]]
+        surface = [w for w in dict.fromkeys(plan.corrected.replace("?", " ").split())
+                   if content_terms(w) and content_terms(w) <= set(matched)]
+        why = Why(name=sig.named.get(row), terms=surface[:8], sentence=snippet,
+                  similarity=round(float(sig.dense[row]), 3))
+        return Hit(paper=paper, score=float(sig.fused[row]), dense=float(sig.dense[row]),
+                   lexical=float(sig.lexical[row]), snippet=snippet, coverage=float(sig.coverage[row]), why=why)

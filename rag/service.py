@@ -7,17 +7,19 @@ from collections.abc import Callable, Iterator
 from dataclasses import replace
 from typing import Any, Literal
 
-from rag.answer import extractive_answer, is_list_question
+from rag.answer import ExtractiveAnswerer, extractive_answer
 from rag.corpus import CorpusReport, load_corpus
 from rag.embed import Embedder, get_embedder
 from rag.errors import ConfigError, LLMError, QuestionError
 from rag.followup import Turn, interpret
 from rag.index import IngestStats, Progress, index_exists, ingest, open_index
 from rag.llm import make_llm, stream_llm_answer
+from rag.metadata import metadata_answer, metadata_filter
+from rag.question import QuestionPlan
 from rag.prompts import check_all
 from rag.retrieve import Filters, Mode, Retriever
 from rag.settings import Settings, get_settings
-from rag.types import Answer, Hit
+from rag.types import Answer, Hit, Paper
 
 BackendChoice = Literal["auto", "extractive", "openai"]
 
@@ -96,9 +98,38 @@ class RagService:
         return q
 
     def search(self, query: str, *, top_k: int | None = None, mode: Mode = "hybrid",
-               filters: Filters | None = None) -> list[Hit]:
+               filters: Filters | None = None, cutoff: bool = True) -> list[Hit]:
         q = self.check_question(query)
-        return self.retriever.search(q, top_k=top_k or self.settings.search_top_k, mode=mode, filters=filters)
+        return self.retriever.search(q, top_k=top_k or self.settings.search_top_k, mode=mode, filters=filters,
+                                     cutoff=cutoff)
+
+    def papers(self) -> list[Paper]:
+        """Every indexed paper."""
+        return list(self.retriever.papers)
+
+    def paper(self, paper_id: str) -> Paper:
+        return self.retriever.paper(paper_id)
+
+    def plan(self, question: str) -> QuestionPlan:
+        """The question analysis the pipeline uses (intent, entities, attribute, ...)."""
+        return self.retriever.plan(self.check_question(question))
+
+    def retrieve(self, plan: QuestionPlan, *, top_k: int | None = None, filters: Filters | None = None) -> list[Hit]:
+        """The papers an answer is composed from: `top_k` when given, else deep for list
+        questions (the answerer then keeps those with the asked property); for a comparison, the best papers for
+        each compared item as well, so that no item is lost to the others."""
+        k = top_k or (self.settings.list_candidates if plan.is_list else self.settings.top_k)
+        hits = self.retriever.search(plan.question, plan=plan, top_k=k, filters=filters)
+        if plan.intent == "compare":
+            seen = {h.paper_id for h in hits}
+            extra: list[Hit] = []
+            for item in plan.items:
+                for h in self.retriever.search(item, top_k=3, filters=filters):
+                    if h.paper_id not in seen:
+                        seen.add(h.paper_id)
+                        extra.append(h)
+            hits = hits + extra
+        return hits
 
     def backend_for(self, backend: BackendChoice | None) -> Literal["extractive", "openai"]:
         if backend in (None, "auto"):
@@ -130,29 +161,37 @@ class RagService:
         chosen = self.backend_for(backend)
         meaning = interpret(original, history or [], llm=self._chat_llm() if chosen == "openai" else None)
         q = meaning.question
+        meta = metadata_filter(original)
+        previous = next((t for t in reversed(history or []) if t.cited), None)
+        if meta is not None and previous is not None:  # "which of those have code?"
+            scoped = [self.retriever.paper(pid) for pid in previous.cited]
+            answer = metadata_answer(original, scoped, meta, self.retriever.lexicon)
+            answer.interpreted_as = f"Which of the {len(scoped)} papers of the previous answer have {meta.describe()}?"
+            answer.scope = list(previous.cited)
+            yield answer
+            return
         if meaning.scope:
             filters = replace(filters or Filters(), paper_ids=frozenset(meaning.scope))
-        k = top_k or self.settings.top_k
-        if is_list_question(q):
-            k = max(k, min(2 * k, 20))
-        hits = self.retriever.search(q, top_k=k, filters=filters)
+        plan = self.retriever.plan(q)
+        hits = self.retrieve(plan, top_k=top_k, filters=filters)
         if on_hits:
             on_hits(hits)
-        for event in self._answer(q, hits, chosen):
+        for event in self._answer(plan, hits, chosen):
             if isinstance(event, Answer):
                 event.question = original
                 event.interpreted_as = q if meaning.rewritten else None
                 event.scope = meaning.scope
             yield event
 
-    def _answer(self, q: str, hits: list[Hit], backend: str) -> Iterator[str | Answer]:
+    def _answer(self, plan: QuestionPlan, hits: list[Hit], backend: str) -> Iterator[str | Answer]:
+        extractive = ExtractiveAnswerer(self.retriever, self.settings)
         if backend == "extractive":
-            yield extractive_answer(q, hits, self.retriever)
+            yield from extractive.stream(plan, hits)
             return
         try:
-            yield from stream_llm_answer(q, hits, self.settings, llm=self.llm)
+            yield from stream_llm_answer(plan, hits, self.settings, llm=self.llm)
         except LLMError as exc:
-            fallback = extractive_answer(q, hits, self.retriever)
+            fallback = extractive_answer(plan, hits, self.retriever, self.settings)
             fallback.notice = f"{str(exc)[0].upper()}{str(exc)[1:]}; showing the extractive answer instead."
             yield fallback
 

@@ -40,21 +40,51 @@ class Settings(BaseSettings):
     openai_embedding_model: str = Field(
         "text-embedding-3-small", description="Embedding model used when embedder=openai."
     )
-    chunk_tokens: int = Field(
-        128, ge=32, le=256, description="Max word pieces per abstract chunk (MiniLM sees 256)."
-    )
 
     # --- retrieval ------------------------------------------------------------------------
     top_k: int = Field(8, ge=1, le=50, description="Papers passed to the answerer.")
     search_top_k: int = Field(10, ge=1, le=100, description="Papers returned by `search`.")
     candidate_k: int = Field(
-        60, ge=10, le=500, description="Chunks fetched from each retriever before fusion."
+        60, ge=10, le=500, description="Depth of each ranking fed to the reciprocal-rank-fusion baseline."
     )
-    rrf_k: int = Field(60, ge=1, description="Reciprocal-rank-fusion constant.")
+    rrf_k: int = Field(60, ge=1, description="Reciprocal-rank-fusion constant (the eval's baseline).")
+    fuse_dense: float = Field(
+        1.0, ge=0, description="Fusion weight of dense similarity (best sentence or title), normalised to [0, 1]."
+    )
+    fuse_lexical: float = Field(1.0, ge=0, description="Fusion weight of BM25, normalised by the best paper's score.")
+    fuse_coverage: float = Field(
+        0.5, ge=0, description="Fusion weight of the idf-weighted share of question terms a paper contains."
+    )
+    fuse_name: float = Field(
+        1.0, ge=0, description="Added to a paper whose own name (title head, 'we propose X') the question contains."
+    )
     min_dense: float = Field(
         0.20,
-        description="Relevance cutoff: papers whose best chunk is less similar are dropped.",
+        description="Relevance floor: a paper is dropped when its best sentence is less similar than this "
+        "and it covers less than min_coverage of the question's terms and is not named.",
     )
+    min_coverage: float = Field(
+        0.5, ge=0, le=1, description="Relevance floor on term coverage (see min_dense)."
+    )
+
+    # --- extractive answers: evidence, composition, abstention ------------------------------
+    evidence_similarity: float = Field(1.0, ge=0, description="Sentence score: weight of the sentence's own cosine similarity to the question.")
+    evidence_terms: float = Field(1.0, ge=0, description="Sentence score: weight of the idf-weighted share of asked terms it contains.")
+    evidence_attribute: float = Field(0.4, ge=0, description="Sentence score: bonus for a number of the asked kind (x for speed-ups, % for accuracy).")
+    evidence_result: float = Field(0.15, ge=0, description="Sentence score on numeric questions: bonus for stating a result ('achieves 84.3%').")
+    evidence_proposal: float = Field(0.2, ge=0, description="Sentence score on list questions: bonus for saying what the paper proposes.")
+    evidence_boilerplate: float = Field(0.4, ge=0, description="Sentence score: penalty for 'code is available at ...' unless asked.")
+    compose_number_lead: float = Field(0.6, ge=0, le=1, description="A sentence holding the asked number leads when it scores at least this share of the best sentence.")
+    compose_second_sentence: float = Field(0.85, ge=0, le=1, description="A second sentence is quoted when it scores at least this share of the first.")
+    compose_second_paper: float = Field(0.9, ge=0, le=1, description="A single-answer question cites a second paper only this close to the first (relevance ratio).")
+    list_candidates: int = Field(40, ge=5, le=200, description="Papers retrieved for a list question before its property check.")
+    list_max_papers: int = Field(12, ge=1, le=50, description="Papers a list answer shows (it says how many matched).")
+    list_min_coverage: float = Field(0.6, ge=0, le=1, description="List property check: share of the question's terms a paper must contain ...")
+    list_min_similarity: float = Field(0.45, ge=0, le=1, description="... or the cosine similarity one of its sentences must reach.")
+    list_relative_cut: float = Field(0.5, ge=0, le=1, description="List answers keep papers scoring at least this share of the best paper.")
+    abstain_min_coverage: float = Field(0.45, ge=0, le=1, description="Abstain when the best paper covers less of the question's terms than this ...")
+    abstain_alternative: float = Field(0.6, ge=0, le=1, description="When the best paper lacks a dataset or name the question gives, a paper that has them answers if this close in relevance.")
+    abstain_min_similarity: float = Field(0.35, ge=0, le=1, description="... and no sentence is more similar to the question than this.")
 
     # --- answering ------------------------------------------------------------------------
     llm: Literal["auto", "extractive", "openai"] = Field(

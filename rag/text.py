@@ -1,4 +1,6 @@
-"""Text helpers shared by chunking, answering and the eval judge."""
+"""Text helpers shared by the whole library: the one sentence splitter, the one tokeniser
+(bm25s's own, so BM25 and the answerer see the same terms), the one name matcher, numbers.
+"""
 
 from __future__ import annotations
 
@@ -7,13 +9,18 @@ from functools import lru_cache
 
 import Stemmer
 
-_ABBREV = (
-    "e.g.", "i.e.", "et al.", "etc.", "vs.", "cf.", "Fig.", "fig.", "Eq.", "eq.", "approx.",
-    "resp.", "Sec.", "No.", "Dr.", "Mr.", "Prof.", "al.",
+# abbreviations that end with a period but do not end a sentence ("et al." but not
+# "retrieval.": each must be a whole word)
+_ABBREV = re.compile(
+    r"(?:^|[\s(])(?:e\.g|i\.e|et al|etc|vs|cf|Fig|fig|Figs|Eq|eq|approx|resp|Sec|No|Dr|Mr|Prof|al)\.$"
 )
 _SPLIT = re.compile(r"(?<=[.!?])\s+(?=[\"'(\[]?[A-Z0-9])")
 _WORD = re.compile(r"[A-Za-z0-9]+(?:[-.][A-Za-z0-9]+)*")
 _NUMBER = re.compile(r"(?<![A-Za-z])[-+]?\d+(?:[.,]\d+)*(?:\s?%|x\b|×)?")
+#: bm25s's default token pattern: words of two or more word characters
+TOKEN_PATTERN = r"(?u)\b\w\w+\b"
+_TOKEN = re.compile(TOKEN_PATTERN)
+_NAME_PIECE = re.compile(r"[A-Za-z]+|\d+(?:\.\d+)?")
 
 STOPWORDS = frozenset(
     """a about above after again against all also am an and any are as at be because been
@@ -25,7 +32,9 @@ STOPWORDS = frozenset(
     whom why will with would you your yours paper papers work works method methods approach
     approaches propose proposed use used using show shows shown based new one two via also
     collection abstract abstracts study studies present presents well many much may might
-    any among across within without us get gets got does do did make makes made""".split()
+    any among across within without us get gets got does do did make makes made report
+    reports reported result results give gives achieve achieves reach reaches list name
+    names exist exists there describe describes""".split()
 )
 
 
@@ -34,10 +43,9 @@ def split_sentences(text: str) -> list[str]:
     text = " ".join(text.split())
     if not text:
         return []
-    parts = _SPLIT.split(text)
     sentences: list[str] = []
-    for part in parts:
-        if sentences and sentences[-1].endswith(_ABBREV):
+    for part in _SPLIT.split(text):
+        if sentences and _ABBREV.search(sentences[-1]):
             sentences[-1] = f"{sentences[-1]} {part}"
         else:
             sentences.append(part)
@@ -47,11 +55,30 @@ def split_sentences(text: str) -> list[str]:
 _STEMMER = Stemmer.Stemmer("english")
 
 
-@lru_cache(maxsize=100_000)
+def stemmer() -> Stemmer.Stemmer:
+    """The stemmer BM25 indexes with (pass it to bm25s / llama-index's BM25Retriever)."""
+    return _STEMMER
+
+
+@lru_cache(maxsize=200_000)
 def stem(word: str) -> str:
     """Snowball (Porter2) stem, as BM25 uses: 'rates'/'rate', 'pruned'/'pruning'."""
     w = word.lower()
     return w if any(c.isdigit() for c in w) else _STEMMER.stemWord(w)
+
+
+def tokens(text: str) -> list[str]:
+    """bm25s's tokenisation (lower-cased words of 2+ characters), stemmed: the terms BM25
+    scores. Stopwords are not removed here; `content_terms` removes them."""
+    return [stem(t) for t in _TOKEN.findall(text.lower())]
+
+
+_STOP_STEMS = frozenset(stem(w) for w in STOPWORDS)
+
+
+def content_terms(text: str) -> set[str]:
+    """Stemmed, stopword-free terms of `text` (the tokeniser BM25 uses)."""
+    return {t for t in tokens(text) if t not in _STOP_STEMS and t not in STOPWORDS}
 
 
 def words(text: str) -> list[str]:
@@ -59,14 +86,22 @@ def words(text: str) -> list[str]:
     return [w.lower() for w in _WORD.findall(text)]
 
 
-def content_terms(text: str) -> set[str]:
-    """Stemmed, stopword-free terms; hyphenated tokens also contribute their parts."""
-    terms: set[str] = set()
-    for w in words(text):
-        for piece in {w, *re.split(r"[-.]", w)}:
-            if piece and piece not in STOPWORDS and (len(piece) > 1 or piece.isdigit()):
-                terms.add(stem(piece))
-    return terms
+def name_key(text: str, *, cased: bool = False) -> str:
+    """A name as space-delimited pieces, letters and digits apart, so that ResNet-50,
+    ResNet50 and 'resnet 50' agree: ' resnet 50 '. Matching keys is a word-boundary match."""
+    pieces = _NAME_PIECE.findall(text if cased else text.lower())
+    return f" {' '.join(pieces)} " if pieces else ""
+
+
+def mentions(haystack_key: str, term: str, *, cased: bool = False) -> bool:
+    """Whether `term` occurs as whole words in a text whose `name_key` is `haystack_key`;
+    a plural in the term ('CNNs') also matches the singular."""
+    key = name_key(term, cased=cased)
+    if not key.strip():
+        return False
+    if key in haystack_key:
+        return True
+    return key.endswith("s ") and len(key) > 4 and key[:-2] + " " in haystack_key
 
 
 def numbers(text: str) -> set[str]:

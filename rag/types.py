@@ -41,22 +41,34 @@ class Paper(BaseModel):
 
 
 class Chunk(BaseModel):
-    """A piece of a paper that is embedded and indexed: the title or a run of sentences."""
+    """A piece of a paper that is embedded and indexed: the title or one abstract sentence."""
 
     chunk_id: str
     paper_id: str
     text: str
     kind: Literal["title", "abstract"] = "abstract"
+    position: int = Field(0, description="Order within the paper: 0 is the title, then the sentences.")
+
+
+class Why(BaseModel):
+    """Why a paper was retrieved, in words a user understands."""
+
+    name: str | None = Field(None, description="The paper's own name, when the question names it.")
+    terms: list[str] = Field(default_factory=list, description="Question words the paper contains.")
+    sentence: str = Field("", description="The paper's sentence closest in meaning to the question.")
+    similarity: float = Field(0.0, description="Cosine similarity of that sentence (or the title).")
 
 
 class Hit(BaseModel):
     """One retrieved paper (never twice in a result list)."""
 
     paper: Paper
-    score: float = Field(description="Fused relevance (reciprocal-rank fusion), higher is better.")
-    dense: float = Field(0.0, description="Best cosine similarity of a chunk to the query.")
-    lexical: float = Field(0.0, description="Best BM25 score of a chunk for the query.")
-    snippet: str = Field("", description="The best-matching chunk text.")
+    score: float = Field(description="Fused relevance (higher is better).")
+    dense: float = Field(0.0, description="Best cosine similarity of a sentence or the title to the query.")
+    lexical: float = Field(0.0, description="BM25 score of the paper for the query.")
+    snippet: str = Field("", description="The best-matching sentence.")
+    coverage: float = Field(0.0, description="idf-weighted share of the question's terms the paper contains.")
+    why: Why | None = None
 
     @property
     def paper_id(self) -> str:

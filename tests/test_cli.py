@@ -25,7 +25,8 @@ def test_search_json_contract(service):
     out = json.loads(run(service, "search", "data-free quantization", "--top-k", "10", "--json").stdout)
     assert out["query"] == "data-free quantization"
     assert len(out["hits"]) == 10
-    assert set(out["hits"][0]) == {"paper_id", "title", "score", "snippet"}
+    assert set(out["hits"][0]) == {"paper_id", "title", "score", "snippet", "why"}
+    assert set(out["hits"][0]["why"]) >= {"terms", "sentence", "similarity"}
     assert len({h["paper_id"] for h in out["hits"]}) == 10
     assert out["hits"][0]["score"] >= out["hits"][-1]["score"]
 
@@ -64,3 +65,27 @@ def test_errors_are_one_actionable_line(service, tmp_path):
     proc = subprocess.run([sys.executable, "-m", "rag", "ingest", "--index", str(tmp_path / "i2"), "--corpus", str(bad)],
                           capture_output=True, text=True, cwd=PROJECT_ROOT)
     assert proc.returncode != 0 and "p.txt:2" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_search_finds_a_paper_by_its_own_name(service):
+    out = json.loads(run(service, "search", "ConCerNet", "--json").stdout)
+    assert out["hits"][0]["paper_id"].startswith("concernet")
+    assert out["hits"][0]["why"]["name"] == "ConCerNet"
+
+
+def test_follow_ups_from_the_cli(service, tmp_path):
+    alone = json.loads(run(service, "ask", "which of those use distillation?", "--json").stdout)
+    followed = json.loads(run(service, "ask", "which of those use distillation?", "--history",
+                              "Which papers do data-free quantization?", "--json").stdout)
+    first = json.loads(run(service, "ask", "Which papers do data-free quantization?", "--json").stdout)
+    scope = {c["paper_id"] for c in first["citations"]}
+    assert followed["citations"] and {c["paper_id"] for c in followed["citations"]} <= scope
+    assert {c["paper_id"] for c in alone["citations"]} != {c["paper_id"] for c in followed["citations"]}
+    batch = tmp_path / "conv.jsonl"
+    batch.write_text(json.dumps({"question": "which of those use distillation?",
+                                 "history": ["Which papers do data-free quantization?"]}) + "\n")
+    line = json.loads(run(service, "ask", "--batch", str(batch), "--json").stdout)
+    assert [c["paper_id"] for c in line["citations"]] == [c["paper_id"] for c in followed["citations"]]
+    batch.write_text('{"question": "x", "history": "not a list"}\n')
+    proc = run(service, "ask", "--batch", str(batch), "--json", check=False)
+    assert proc.returncode != 0 and "conv.jsonl:1" in proc.stderr and "Traceback" not in proc.stderr

@@ -8,22 +8,31 @@ import pytest
 
 from eval import metrics as M
 from eval.judge import SupportJudge
-from eval.runner import CALIBRATION, DATASET, check_thresholds, load_jsonl, run
+from eval.runner import CALIBRATION, DATASET, SPLITS, check_thresholds, load_jsonl, run
 from rag.types import Answer, Citation
 
 
-def test_dataset_is_sound(corpus):
-    items = load_jsonl(DATASET)
+@pytest.mark.parametrize("split", sorted(SPLITS))
+def test_dataset_is_sound(corpus, split):
+    items = load_jsonl(SPLITS[split])
     papers = {p.paper_id: p for p in corpus.papers}
     types = [i["type"] for i in items]
-    assert len(items) >= 60 and types.count("list") >= 10 and types.count("unanswerable") >= 10
+    assert len(items) >= 80 and types.count("list") >= 10 and types.count("unanswerable") >= 10
+    assert {"fact", "which", "list", "compare", "yesno", "unanswerable"} <= set(types)
     assert len({i["id"] for i in items}) == len(items)
     for item in items:
-        assert item["gold"] and all(g in papers for g in item["gold"]), item["id"]
+        assert all(g in papers for g in item["gold"]), item["id"]
+        assert item["gold"] or item["type"] == "unanswerable", item["id"]
+        text = " ".join(" ".join(f"{papers[g].title} {papers[g].abstract}" for g in item["gold"]).lower().split())
         for key in item["key_strings"]:
-            assert any(key.lower() in papers[g].abstract.lower() for g in item["gold"]), (item["id"], key)
-        if item["type"] == "list":
-            assert "search" in item and len(item["gold"]) >= 2
+            assert " ".join(key.lower().split()) in text, (item["id"], key)
+        if item["type"] == "list" and not item.get("history"):
+            assert ("search" in item or "gold_search" in item) and item["gold"], item["id"]
+
+
+def test_test_split_is_not_the_dev_split():
+    dev = {i["question"].lower() for i in load_jsonl(SPLITS["dev"])}
+    assert not dev & {i["question"].lower() for i in load_jsonl(SPLITS["test"])}
 
 
 def test_calibration_set_has_hard_negatives():
@@ -34,10 +43,9 @@ def test_calibration_set_has_hard_negatives():
 
 
 def test_judge_accuracy_stays_above_floor(service):
-    papers = service.retriever.index.papers
     judge = SupportJudge(service.retriever.index.embedder)
     rows = load_jsonl(CALIBRATION)
-    acc = sum(judge(r["claim"], papers[r["paper_id"]].abstract) == r["supported"] for r in rows) / len(rows)
+    acc = sum(judge(r["claim"], service.paper(r["paper_id"]).abstract) == r["supported"] for r in rows) / len(rows)
     assert acc >= 0.9
     src = "Our model reaches 75.3% top-1 accuracy on ImageNet."
     assert judge("The model reaches 75.3% top-1 accuracy on ImageNet.", src)
@@ -73,7 +81,7 @@ def test_citation_metrics_follow_alce():
 def _bad_answerer(service):
     """Wrong numbers, shuffled citations, never abstains."""
     def answer(question):
-        hits = service.retriever.search(question, top_k=8, cutoff=False)
+        hits = service.search(question, top_k=8, cutoff=False)
         good = service.ask(question)
         text = re.sub(r"\d+(\.\d+)?", lambda m: str(round(float(m.group(0)) * 1.7 + 3, 1)), good.text) if not good.abstained \
             else " ".join(f"{h.paper.abstract.split('. ')[0]} [{n}]." for n, h in enumerate(hits[:2], start=1))
@@ -85,8 +93,8 @@ def _bad_answerer(service):
 def test_bad_answerer_scores_clearly_below_the_real_one(service):
     items = load_jsonl(DATASET)
     subset = [i for i in items if i["type"] == "fact"][:12] + [i for i in items if i["type"] == "unanswerable"][:6]
-    good = run(service, items=subset, baselines=False, progress=False)["summary"]
-    bad = run(service, items=subset, baselines=False, progress=False, answerer=_bad_answerer(service))["summary"]
+    good = run(service, items=subset, baselines=False, progress=False)["splits"]["dev"]["summary"]
+    bad = run(service, items=subset, baselines=False, progress=False, answerer=_bad_answerer(service))["splits"]["dev"]["summary"]
     assert bad["key_coverage"] < good["key_coverage"] - 0.3
     assert bad["citation_precision"] < good["citation_precision"] - 0.3
     assert bad["abstention_recall"] == 0.0 < good["abstention_recall"]
@@ -94,6 +102,10 @@ def test_bad_answerer_scores_clearly_below_the_real_one(service):
 
 
 def test_threshold_gate_fails_on_a_drop():
-    result = {"summary": {"recall@10": 0.97, "faithfulness": 0.5}, "judge_accuracy": 0.95}
-    failed = check_thresholds(result, {"recall@10": 0.95, "faithfulness": 0.95, "judge_accuracy": 0.9, "missing": 0.1})
-    assert [f.split(" ")[0] for f in failed] == ["faithfulness", "missing"]
+    result = {"splits": {"dev": {"summary": {"recall@10": 0.97, "faithfulness": 0.5, "false_abstain": 0.2}},
+                         "test": {"summary": {"recall@10": 0.9}}},
+              "judge_accuracy": 0.95, "names": {"name_top3": 0.95}}
+    failed = check_thresholds(result, {
+        "dev": {"recall@10": 0.95, "faithfulness": 0.95, "judge_accuracy": 0.9, "missing": 0.1, "max_false_abstain": 0.1},
+        "test": {"recall@10": 0.95}, "names": {"name_top3": 0.9}})
+    assert [f.split(" = ")[0] for f in failed] == ["dev: faithfulness", "dev: missing", "dev: false_abstain", "test: recall@10"]

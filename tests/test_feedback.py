@@ -53,7 +53,7 @@ def test_down_votes_become_eval_drafts(tmp_path, capsys):
     record_vote(path, _answer(1), "down")  # twice: one draft
     record_vote(path, _answer(2), "up")  # liked: no draft
     known = _answer(3)
-    known.question = "What does DeepCache get on SDXL?"  # already in eval/dataset.jsonl
+    known.question = "What does DeepCache get on SDXL?"  # already in eval/dev.jsonl
     record_vote(path, known, "down")
     with path.open("a") as f:
         f.write("{broken\n")

@@ -88,3 +88,27 @@ def test_service_follow_up_through_the_llm(service: RagService, openai_server, t
     assert set(follow.scope) == {c.paper_id for c in first.citations}
     answer_prompt = openai_server.state.requests[-1]["body"]["messages"][-1]["content"]
     assert "Question: Which of the methods that beat ResNet-50" in answer_prompt
+
+
+def test_metadata_follow_ups_use_the_listing_metadata(service):
+    first = service.ask("Which papers do data-free quantization?")
+    history = [Turn.from_answer(first)]
+    code = service.ask("which of those have code?", history=history)
+    cited = [service.paper(c.paper_id) for c in first.citations]
+    assert [c.paper_id for c in code.citations] == [p.paper_id for p in cited if p.code_urls]
+    assert all(url in code.text for p in cited if p.code_urls for url in p.code_urls)
+    dated = service.ask("which are from 2023?", history=history)
+    expected = [p.paper_id for p in cited if p.year == 2023]
+    assert [c.paper_id for c in dated.citations] == expected
+    assert not dated.abstained and (expected or dated.text.startswith("None of the"))
+
+
+def test_metadata_filter_reads_only_metadata_questions():
+    from rag.metadata import metadata_filter
+
+    assert metadata_filter("which of those have code?").has_code
+    f = metadata_filter("which are from 2023?")
+    assert (f.year_min, f.year_max) == (2023, 2023)
+    assert metadata_filter("which were published after 2021?").year_min == 2022
+    assert metadata_filter("which of those use distillation?") is None
+    assert metadata_filter("what code-free method reaches 80% on ImageNet in 2023?") is None

@@ -31,12 +31,28 @@ def source_id(turn: int, n: int) -> str:
     return f"src-{turn}-{n}"
 
 
+_BOLD = re.compile(r"\*\*(.+?)\*\*")
+_BULLET = re.compile(r"^- ", re.M)
+
+
+def _inline(text: str) -> str:
+    """Escaped text in which only the answer's own `**name**` lead-ins stay bold."""
+    out, last = [], 0
+    for m in _BOLD.finditer(text):
+        out += [esc_md(text[last : m.start()]), f"<strong>{esc(m.group(1))}</strong>"]
+        last = m.end()
+    out.append(esc_md(text[last:]))
+    return "".join(out)
+
+
 def linked_text(text: str, turn: int, n_sources: int) -> str:
-    """Escaped answer text whose `[n]` markers link to the sources panel cards."""
+    """Escaped answer text whose `[n]` markers link to the sources panel cards; `**name**`
+    is bold and a line starting with "- " stays a list item."""
+    bullets = [m.start() for m in _BULLET.finditer(text)]
     out: list[str] = []
     last = 0
     for m in parse_markers(text):
-        out.append(esc_md(text[last : m.start]))
+        out.append(_inline(text[last : m.start]))
         links = [
             f'<a class="cite" href="#{source_id(turn, n)}" title="Show source {n}">\\[{n}\\]</a>'
             for n in m.numbers
@@ -44,8 +60,9 @@ def linked_text(text: str, turn: int, n_sources: int) -> str:
         ]
         out.append("".join(links) if links else esc_md(text[m.start : m.end]))
         last = m.end
-    out.append(esc_md(text[last:]))
-    return "".join(out)
+    out.append(_inline(text[last:]))
+    rendered = "".join(out)
+    return re.sub(r"^\\- ", "- ", rendered, flags=re.M) if bullets else rendered
 
 
 def _paragraphs(markdown: str) -> str:
