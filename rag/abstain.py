@@ -15,7 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from rag.evidence import EvidenceStore, PaperEvidence
-from rag.question import UNITS, Entity, QuestionPlan
+from rag.question import METRIC_UNITS, UNITS, Entity, QuestionPlan
 from rag.settings import Settings
 from rag.text import mentions, name_key
 
@@ -28,6 +28,7 @@ class Decision:
 
 
 ANSWER = Decision(False)
+_COVERAGE_SLACK = 0.05  # an alternative paper must cover the question about as well as the first
 
 
 def _in_paper(entity: Entity, paper_id: str, store: EvidenceStore) -> bool:
@@ -43,6 +44,9 @@ def known_to_collection(entity: Entity, store: EvidenceStore) -> bool:
     if store.corpus_mentions(entity.text):
         return True
     if any(store.corpus_mentions(a) for a in store.lexicon.aliases(entity.text)):
+        return True
+    unit = METRIC_UNITS.get(entity.text.lower()) if entity.kind == "metric" else None
+    if unit and store.corpus_mentions(unit):
         return True
     word = entity.text.lower()
     return word.isalpha() and len(word) >= 6 and store.lexicon.correct(word) is not None
@@ -77,8 +81,10 @@ def decide(plan: QuestionPlan, evidence: list[PaperEvidence], store: EvidenceSto
         if lacking:
             # "the densenet with multi-dilated convolutions for music": a paper that
             # mentions the name and everything else is the one described
+            subject_names = [ev.hit.why.name for ev in subjects if ev.hit.why and ev.hit.why.name]
             whole = [ev for ev in evidence[: settings.top_k] if not ev.named
-                     and all(_in_paper(e, ev.paper_id, store) for e in hard)]
+                     and all(_in_paper(e, ev.paper_id, store) for e in hard)
+                     and any(mentions(store.paper_key(ev.paper_id), n) for n in subject_names)]
             if whole:
                 return Decision(False, focus=whole[0].paper_id)
             return Decision(True, f"The {name} abstract does not mention {', '.join(lacking)}.")
@@ -116,6 +122,7 @@ def check_chosen(plan: QuestionPlan, chosen: list[PaperEvidence], ranked: list[P
         return ANSWER, chosen
     floor = settings.abstain_alternative * (first.hit.score + first.best)
     for ev in ranked:
-        if ev.sentences and all(_in_paper(e, ev.paper_id, store) for e in hard) and ev.hit.score + ev.best >= floor:
+        if (ev.sentences and all(_in_paper(e, ev.paper_id, store) for e in hard) and ev.hit.score + ev.best >= floor
+                and ev.hit.coverage >= first.hit.coverage - _COVERAGE_SLACK):
             return ANSWER, [ev]
     return Decision(True, f"The {first.name} abstract does not mention {', '.join(lacking)}."), []

@@ -107,7 +107,8 @@ def match_item(item: str, evidence: list[PaperEvidence], store: EvidenceStore) -
         return None
     named = [e for e in _NAME.findall(item)]
     for ev in evidence if named else []:
-        own = [*store.lexicon.names.get(ev.paper_id, []), ev.hit.paper.title]
+        # own names and the title's head ("MEAL V2: Boosting Vanilla ResNet-50 ..." is not a ResNet-50 paper)
+        own = [*store.lexicon.names.get(ev.paper_id, []), ev.hit.paper.title.split(":")[0]]
         if any(mentions(name_key(o), n) for o in own for n in named):
             return ev
         if any(len(name_key(o)) > 4 and name_key(o) in key for o in own):

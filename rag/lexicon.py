@@ -25,7 +25,7 @@ _ACRONYM = re.compile(r"\(([A-Z][A-Za-z0-9\-]{1,11}?)s?\)")
 _BEFORE = re.compile(r"[A-Za-z][\w\-]*")
 # "we propose DeepCache", "a method called Once-for-All", "dubbed X"
 _NAMED = re.compile(
-    r"\b(?:called|named|dubbed|termed|coined)\s+([A-Z][\w\-.]*(?:\s+[A-Z0-9][\w\-.]*){0,3})"
+    r"\b(?:called|named|dubbed|termed|coined)(?:\s+as)?\s+[`'\"\u201c]*([A-Z][\w\-.]*(?:\s+[A-Z0-9][\w\-.]*){0,3})"
     r"|\b(?:we|We)\s+(?:propose|present|introduce|develop|design|discover)\s+(?:a |an |the )?(?:new |novel |simple )?"
     r"([A-Z][a-z]*[A-Z0-9][\w\-.]*(?:[- ][A-Z0-9][\w\-.]*)?)"
 )

@@ -86,7 +86,7 @@ _LIST_Q = re.compile(
 )
 _WHICH_Q = re.compile(r"^\s*(which|what)\s+(paper|method|work|model|architecture|technique|network|framework|system|approach|algorithm|study)\b|^\s*(which|what)\b", re.I)
 # tokens that name something: digits (ResNet-50), inner capitals (DeepCache), acronyms (SDXL)
-_SPECIFIC = re.compile(r"\b[A-Za-z]*(?:\d|[a-z][A-Z]|[A-Z]{2})[\w\-.]*[A-Za-z0-9]|\b[A-Z]{2,}\b"
+_SPECIFIC = re.compile(r"\b[A-Za-z]*(?:\d|[a-z][A-Z]|[A-Z]{2})(?:[\w\-.]*[A-Za-z0-9])?|\b[A-Z]{2,}\b"
                        r"|\b[A-Z][a-z]*(?:-[A-Za-z0-9]+)*-[A-Z][\w]*")
 NAME_PATTERN = _SPECIFIC  # what looks like a name (the one pattern for the library)
 # a capitalised word inside the question ("Mamba", "Swin") may be a name too
@@ -99,6 +99,8 @@ _GENERIC = {"ai", "dnn", "dnns", "cnn", "cnns", "ml", "nn", "nns", "gpu", "gpus"
             "llm", "llms", "sota", "api", "ok", "id", "nlp", "cv", "dl", "rl", "gan", "gans", "vit", "vits", "ssm", "ssms"}
 _METRIC_WORDS = {"fid", "bleu", "psnr", "ssim", "map", "ap", "iou", "miou", "flops", "gflops", "macs", "auc", "top1",
                  "top5", "top-1", "top-5", "f1", "itr", "ppl", "wer", "cer", "ndcg", "mrr", "rouge", "cider", "fps", "dice"}
+#: a metric often reported by its unit alone ("+0.39dB" for PSNR)
+METRIC_UNITS = {"psnr": "dB", "ssim": "SSIM", "itr": "bits/min"}
 _DATASET = re.compile(r"^(imagenet|cifar|coco|ms-?coco|mnist|svhn|pascal|voc|ade20k|cityscapes|squad|glue|superglue|wmt|"
                       r"kinetics|librispeech|celeba|lsun|ffhq|enwik|wikitext|penn|ptb|shapenet|modelnet|kitti|nuscenes|"
                       r"imdb|sst|mnli|ogb|cora|ucf|hmdb|mamem|benchmark|jft|laion|openwebtext)", re.I)
@@ -227,6 +229,8 @@ def _compare_items(question: str, entities: list[Entity]) -> list[str]:
     body = re.sub(r"[?.!]+$", "", question.strip())
     if ":" in body:  # "Which gets higher ImageNet top-1: X or Y"
         body = body.split(":", 1)[1]
+    body = re.sub(r"^(on|in|for|with|at)\s+[^,]{1,40},\s*", "", body.strip(), flags=re.I)  # "On CIFAR-10, ..."
+    body = re.sub(r"^(how|what)\s+(do|does|did|is|are)\s+(the\s+)?[\w\-]+(\s+[\w\-]+)?\s+of\s+", "", body, flags=re.I)
     body = _FILLER.sub("", _FILLER.sub("", body.strip()))
     body = re.split(r"\s(?:in terms of|on|in|for|regarding|when it comes to)\s", body, maxsplit=1, flags=re.I)[0]
     parts = [p.strip() for p in _SPLIT_ITEMS.split(body) if p and p.strip()]
