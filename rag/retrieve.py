@@ -22,6 +22,7 @@ from rag.text import content_terms, name_key, tokens
 from rag.types import Hit, Paper, Why
 
 Mode = Literal["hybrid", "dense", "lexical", "rrf"]
+_EMPTY = np.zeros(0, dtype=int)
 _PAGE = 5000  # rows per Chroma get(): SQLite refuses queries with too many variables
 
 
@@ -85,6 +86,11 @@ class Retriever:
         self._row_of = {p.paper_id: i for i, p in enumerate(self.papers)}
         self.lexicon = Lexicon.build([(p.paper_id, p.title, p.abstract) for p in self.papers])
         self._terms = [frozenset(content_terms(f"{p.title} {p.abstract}")) for p in self.papers]
+        postings: dict[str, list[int]] = {}
+        for row, terms in enumerate(self._terms):
+            for t in terms:
+                postings.setdefault(t, []).append(row)
+        self._postings = {t: np.array(rows) for t, rows in postings.items()}
         self._keys = [name_key(f"{p.title} {p.abstract}") for p in self.papers]
         self._cased_keys = [name_key(f"{p.title} {p.abstract}", cased=True) for p in self.papers]
         self._names = [(self._row_of[pid], n, name_key(n)) for pid, ns in self.lexicon.names.items()
@@ -158,11 +164,13 @@ class Retriever:
 
     def corpus_mentions(self, term: str) -> int:
         """How many papers mention `term` as whole words (acronyms case-sensitively)."""
-        from rag.text import mentions
-
         cased = term.isupper()
         keys = self._cased_keys if cased else self._keys
-        return sum(1 for k in keys if mentions(k, term, cased=cased))
+        key = name_key(term, cased=cased)
+        if not key.strip():
+            return 0
+        singular = key[:-2] + " " if key.endswith("s ") and len(key) > 4 else None
+        return sum(1 for k in keys if key in k or (singular is not None and singular in k))
 
     def embed_query(self, query: str) -> np.ndarray:
         """The query vector (a small cache: retrieval and the answerer embed once)."""
@@ -188,16 +196,17 @@ class Retriever:
         s = self.settings
         n = len(self.papers)
         dense = np.full(n, -1.0, dtype=np.float32)
-        if len(self._vecs):
-            sims = self._vecs @ qvec
-            np.maximum.at(dense, self._owner[self._valid], sims[self._valid])
+        if len(self._vecs):  # rows are grouped by paper: one max per group
+            best = np.maximum.reduceat(self._vecs @ qvec, self._starts)
+            ok = self._start_owner >= 0
+            dense[self._start_owner[ok]] = best[ok]
         lexical = np.zeros(n, dtype=np.float32)
         query_tokens = [t for t in tokens(plan.lexical_query()) if t in self._bm25.vocab_dict]
         if query_tokens:
             scores = self._bm25.get_scores(query_tokens)
             ok = self._bm25_rows >= 0
             lexical[self._bm25_rows[ok]] = scores[ok]
-        coverage = np.array([plan.coverage(t) for t in self._terms], dtype=np.float32)
+        coverage = self.coverage(plan)
         named = self.named_papers(plan)
         top_d = float(dense.max()) if n else 0.0
         mid_d = float(np.median(dense)) if n else 0.0
@@ -207,6 +216,28 @@ class Retriever:
         for row in named:
             fused[row] += s.fuse_name
         return Signals(dense=dense, lexical=lexical, coverage=coverage, named=named, fused=fused)
+
+    def _rows_with(self, term: str) -> np.ndarray:
+        return self._postings.get(term, _EMPTY)
+
+    def coverage(self, plan: QuestionPlan) -> np.ndarray:
+        """`plan.coverage` for every paper at once, from the term postings."""
+        total = sum(g.weight for g in plan.terms)
+        out = np.zeros(len(self.papers), dtype=np.float32)
+        if not total:
+            return out
+        for g in plan.terms:
+            covered = np.zeros(len(self.papers), dtype=bool)
+            covered[self._rows_with(g.term)] = True
+            for alt in g.alternatives:
+                rows = None
+                for t in alt:
+                    r = self._rows_with(t)
+                    rows = r if rows is None else np.intersect1d(rows, r, assume_unique=True)
+                if rows is not None:
+                    covered[rows] = True
+            out += g.weight * covered
+        return out / total
 
     def _order(self, sig: Signals, mode: Mode) -> np.ndarray:
         if mode == "dense":

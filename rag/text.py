@@ -86,6 +86,7 @@ def words(text: str) -> list[str]:
     return [w.lower() for w in _WORD.findall(text)]
 
 
+@lru_cache(maxsize=50_000)
 def name_key(text: str, *, cased: bool = False) -> str:
     """A name as space-delimited pieces, letters and digits apart, so that ResNet-50,
     ResNet50 and 'resnet 50' agree: ' resnet 50 '. Matching keys is a word-boundary match."""
