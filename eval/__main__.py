@@ -20,13 +20,21 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", default=str(EVAL_DIR / "results"), help="report folder")
     p.add_argument("--split", choices=[*SPLITS, "all"], default="all", help="which split(s) to run")
     p.add_argument("--no-baselines", action="store_true", help="skip the BM25-only, dense-only and RRF runs")
+    p.add_argument("--llm-judge", action="store_true",
+                   help="also score answers with llama-index's Faithfulness/Correctness evaluators (needs an LLM)")
     args = p.parse_args(argv)
     splits = tuple(SPLITS) if args.split == "all" else (args.split,)
     try:
         settings = Settings(**({"index_dir": Path(args.index)} if args.index else {}))
         service = RagService(settings)
         service.ensure_index()
-        result = run(service, baselines=not args.no_baselines, splits=splits)
+        llm = None
+        if args.llm_judge:
+            from rag.llm import make_llm
+
+            llm = make_llm(settings)
+        result = run(service, baselines=not args.no_baselines, splits=splits, llm=llm,
+                     progress=sys.stderr.isatty())
     except RagError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1

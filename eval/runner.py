@@ -85,8 +85,9 @@ def _ask(service: RagService, item: dict[str, Any], answerer: Any) -> Any:
 
 
 def run_split(service: RagService, items: list[dict[str, Any]], answerer: Any, judge: SupportJudge,
-              baselines: bool = True, progress: bool = True, desc: str = "eval") -> dict[str, Any]:
+              baselines: bool = True, progress: bool = True, desc: str = "eval", llm: Any = None) -> dict[str, Any]:
     rows = []
+    contexts: dict[str, list[str]] = {}
     modes = MODES if baselines else ("hybrid",)
     for item in tqdm(items, desc=desc, disable=not progress):
         row: dict[str, Any] = {"id": item["id"], "type": item["type"], "question": item["question"],
@@ -105,8 +106,14 @@ def run_split(service: RagService, items: list[dict[str, Any]], answerer: Any, j
         row["ms"] = round(1000 * (time.perf_counter() - t0), 1)
         row["backend"] = answer.backend
         row.update(score_answer(item, answer, judge, service))
+        contexts[item["id"]] = [f"{h.paper.title}\n{h.paper.abstract}" for h in answer.hits[:8]]
         rows.append(row)
-    return {"summary": summarize(rows, items), "by_type": by_type(rows), "questions": rows, "n_questions": len(rows)}
+    summary = summarize(rows, items)
+    if llm is not None:
+        from eval.llm_judge import llm_judge_scores
+
+        summary.update({k: round(v, 4) for k, v in llm_judge_scores(rows, items, contexts, llm).items()})
+    return {"summary": summary, "by_type": by_type(rows), "questions": rows, "n_questions": len(rows)}
 
 
 def name_probe(service: RagService) -> dict[str, float]:
@@ -125,16 +132,17 @@ def name_probe(service: RagService) -> dict[str, float]:
 
 
 def run(service: RagService, answerer: Any = None, items: list[dict[str, Any]] | None = None,
-        baselines: bool = True, progress: bool = True, splits: tuple[str, ...] = ("dev", "test")) -> dict[str, Any]:
+        baselines: bool = True, progress: bool = True, splits: tuple[str, ...] = ("dev", "test"),
+        llm: Any = None) -> dict[str, Any]:
     """Score the splits (or just `items`, as split "dev"). `answerer(question) -> Answer`
-    defaults to service.ask."""
+    defaults to service.ask; with `llm`, llama-index's LLM judges score the answers too."""
     answerer = answerer or service.ask
     judge = SupportJudge(service.retriever.index.embedder)
     t0 = time.perf_counter()
     data = {"dev": items} if items is not None else {s: load_jsonl(SPLITS[s]) for s in splits}
     result: dict[str, Any] = {"splits": {}}
     for name, split_items in data.items():
-        result["splits"][name] = run_split(service, split_items, answerer, judge, baselines, progress, desc=name)
+        result["splits"][name] = run_split(service, split_items, answerer, judge, baselines, progress, desc=name, llm=llm)
     if items is None:
         result["names"] = name_probe(service)
     result["judge_accuracy"] = judge_accuracy(judge, service)
@@ -209,6 +217,7 @@ REPORT_ROWS = [
     ("citation_recall", "citation recall"), ("faithfulness", "faithfulness (judge)"),
     ("traceable", "traceable (names, numbers in sources)"), ("single_median_words", "median words, single-answer"),
     ("ask_p50_ms", "ask p50 (ms, in the eval loop)"),
+    ("llm_faithfulness", "LLM judge: faithfulness (llama-index)"), ("llm_correctness", "LLM judge: correctness / 5"),
 ]
 
 
@@ -228,6 +237,8 @@ def write_report(result: dict[str, Any], thresholds: dict[str, dict[str, float]]
 
     for key, label in REPORT_ROWS:
         vals = [result["splits"][s]["summary"].get(key) for s in splits]
+        if all(v is None for v in vals):
+            continue
         lines.append(f"| {label} | " + " | ".join("–" if v is None else f"{v:.3f}" for v in vals) + f" | {gate(key)} |")
     lines.append(f"| judge accuracy (calibration set) | {result['judge_accuracy']:.3f} | | |")
     lines += ["", "## Retrieval: the pipeline against its parts and plain RRF (same run)", "",

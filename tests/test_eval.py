@@ -109,3 +109,23 @@ def test_threshold_gate_fails_on_a_drop():
         "dev": {"recall@10": 0.95, "faithfulness": 0.95, "judge_accuracy": 0.9, "missing": 0.1, "max_false_abstain": 0.1},
         "test": {"recall@10": 0.95}, "names": {"name_top3": 0.9}})
     assert [f.split(" = ")[0] for f in failed] == ["dev: faithfulness", "dev: missing", "dev: false_abstain", "test: recall@10"]
+
+
+def test_llm_judges_run_through_a_real_http_server(service, openai_server, tmp_path):
+    """llama-index's Faithfulness and Correctness evaluators, against the local fake server."""
+    from rag.llm import make_llm
+    from tests.conftest import make_settings
+
+    def reply(body):
+        prompt = " ".join(m["content"] for m in body["messages"])
+        if "reference answer" in prompt.lower():
+            return "4.0\nMatches the reference."
+        return "NO" if "75.3%" in prompt and "GhostNetV2" in prompt else "YES"
+
+    openai_server.state.reply = reply
+    llm = make_llm(make_settings(tmp_path, openai_base_url=openai_server.base_url, openai_api_key="sk-test"))
+    items = [i for i in load_jsonl(SPLITS["dev"]) if i["id"] in ("q06", "q14", "q46")]
+    summary = run(service, items=items, baselines=False, progress=False, llm=llm)["splits"]["dev"]["summary"]
+    assert summary["llm_correctness"] == pytest.approx(0.8)
+    assert summary["llm_faithfulness"] == pytest.approx(0.5)  # the GhostNetV2 answer is judged unsupported
+    assert any(r["path"].endswith("/chat/completions") for r in openai_server.state.requests)
