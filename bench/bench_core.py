@@ -49,6 +49,19 @@ def timed(fn, items) -> list[float]:
     return out
 
 
+def _count_embeds(embedder) -> callable:
+    """Wrap the embedder to count the texts it embeds; returns a reader of the count."""
+    count = [0]
+    original = embedder.embed
+
+    def embed(texts, progress=None):
+        count[0] += len(texts)
+        return original(texts, progress)
+
+    embedder.embed = embed
+    return lambda: count[0]
+
+
 def main() -> None:
     qs = questions()
     embedder = MiniLMEmbedder()
@@ -66,7 +79,10 @@ def main() -> None:
         reingest_s = time.perf_counter() - t
         svc.search("warm up")
         search = timed(lambda q: svc.search(q), qs)
+        svc.retriever._qcache.clear()  # the ask below must pay for its own query embedding
+        embeds = _count_embeds(embedder)
         ask = timed(lambda q: svc.ask(q), qs)
+        embeds_per_ask = embeds() / len(qs)
         rss_ours = rss_mib()
 
         # baseline: plain VectorStoreIndex (default splitter, in-memory store), same embedder
@@ -83,8 +99,9 @@ def main() -> None:
     rows.append(("ingest 517 papers (s)", f"{ingest_s:.1f}", f"{base_ingest_s:.1f}", "≤ 20"))
     rows.append(("re-ingest, nothing changed (s)", f"{reingest_s:.2f}", "n/a", ""))
     rows.append(("search p50 / p95 (ms)", f"{pct(search, 50):.1f} / {pct(search, 95):.1f}",
-                 f"{pct(base_search, 50):.1f} / {pct(base_search, 95):.1f}", "p50 ≤ 50"))
-    rows.append(("extractive ask p50 / p95 (ms)", f"{pct(ask, 50):.1f} / {pct(ask, 95):.1f}", "n/a", "p50 ≤ 150"))
+                 f"{pct(base_search, 50):.1f} / {pct(base_search, 95):.1f}", "p50 ≤ 20"))
+    rows.append(("extractive ask p50 / p95 (ms)", f"{pct(ask, 50):.1f} / {pct(ask, 95):.1f}", "n/a", "p50 ≤ 40"))
+    rows.append(("texts embedded per ask", f"{embeds_per_ask:.2f}", "n/a", "1 (+1 per compared item)"))
     rows.append(("peak RSS, whole run (MiB)", f"{rss_ours:.0f}", f"{rss_mib():.0f} (cumulative)", ""))
     print(f"questions: {len(qs)}; search mean {statistics.mean(search):.1f} ms; ask mean {statistics.mean(ask):.1f} ms")
     print(f"search/baseline p50 ratio: {pct(search, 50) / pct(base_search, 50):.2f}; "

@@ -88,12 +88,9 @@ def decide(plan: QuestionPlan, evidence: list[PaperEvidence], store: EvidenceSto
             if whole:
                 return Decision(False, focus=whole[0].paper_id)
             return Decision(True, f"The {name} abstract does not mention {', '.join(lacking)}.")
-        if plan.numeric and plan.attribute is not None and plan.attribute.name != "count":
-            if not any(s.asked_number for ev in subjects for s in ev.sentences):
-                return Decision(True, f"The {name} abstract reports no {plan.attribute.name} figure.")
-        for unit in plan.units:  # "latency in milliseconds": a 6.1x speed-up does not say
-            if not any(UNITS[unit].search(s.text) for ev in subjects for s in ev.sentences):
-                return Decision(True, f"The {name} abstract reports nothing in {unit}.")
+        problems = [_reports(plan, ev) for ev in subjects]
+        if all(problems):
+            return Decision(True, f"The {name} abstract {problems[0]}.")
     elif len(hard) >= 2 and plan.intent not in ("compare", "list", "best"):
         best = max(evidence, key=lambda ev: sum(_in_paper(e, ev.paper_id, store) for e in hard))
         lacking = [e.text for e in hard if not _in_paper(e, best.paper_id, store)]
@@ -108,21 +105,45 @@ def decide(plan: QuestionPlan, evidence: list[PaperEvidence], store: EvidenceSto
     return ANSWER
 
 
+def _reports(plan: QuestionPlan, ev: PaperEvidence) -> str | None:
+    """What the paper's abstract lacks for a numeric question: a number of the asked kind,
+    in the asked unit, on the asked hardware. None when it has them."""
+    if not plan.numeric or plan.attribute is None or plan.attribute.name == "count":
+        return None
+    with_number = [s.text for s in ev.sentences if s.asked_number]
+    if not with_number:
+        return f"reports no {plan.attribute.name} figure"
+    for unit in plan.units:  # "latency in milliseconds": a 6.1x speed-up does not say
+        if not any(UNITS[unit].search(t) for t in with_number):
+            return f"reports nothing in {unit}"
+    if plan.setting and not any(any(h.lower() in t.lower() for h in plan.setting) for t in with_number):
+        return f"reports no {plan.attribute.name} figure on {' '.join(plan.setting)}"
+    return None
+
+
 def check_chosen(plan: QuestionPlan, chosen: list[PaperEvidence], ranked: list[PaperEvidence],
                  store: EvidenceStore, settings: Settings) -> tuple[Decision, list[PaperEvidence]]:
     """A single-answer question's paper must mention the datasets and names the question
-    gives ("... on ImageNet"): else the most relevant paper that does, if it is relevant
-    enough; else abstain, saying what the closest paper lacks."""
+    gives ("... on ImageNet") and, for a numeric question, hold a number of the asked kind
+    (in the asked unit, on the asked hardware): else the most relevant paper that does, if
+    it is relevant enough and covers the question as well; else abstain, saying what the
+    closest paper lacks."""
+    if not chosen or plan.intent not in ("lookup", "which", "yesno"):
+        return ANSWER, chosen
     hard = plan.hard_entities
-    if not chosen or not hard or plan.intent not in ("lookup", "which", "yesno"):
-        return ANSWER, chosen
+
+    def lacks(ev: PaperEvidence) -> str | None:
+        missing = [e.text for e in hard if not _in_paper(e, ev.paper_id, store)]
+        return f"does not mention {', '.join(missing)}" if missing else _reports(plan, ev)
+
     first = chosen[0]
-    lacking = [e.text for e in hard if not _in_paper(e, first.paper_id, store)]
-    if not lacking:
+    problem = lacks(first)
+    if problem is None:
         return ANSWER, chosen
-    floor = settings.abstain_alternative * (first.hit.score + first.best)
-    for ev in ranked:
-        if (ev.sentences and all(_in_paper(e, ev.paper_id, store) for e in hard) and ev.hit.score + ev.best >= floor
-                and ev.hit.coverage >= first.hit.coverage - _COVERAGE_SLACK):
-            return ANSWER, [ev]
-    return Decision(True, f"The {first.name} abstract does not mention {', '.join(lacking)}."), []
+    if not first.named:
+        floor = settings.abstain_alternative * (first.hit.score + first.best)
+        for ev in ranked:
+            if (ev.sentences and ev.hit.score + ev.best >= floor and lacks(ev) is None
+                    and ev.hit.coverage >= first.hit.coverage - _COVERAGE_SLACK):
+                return ANSWER, [ev]
+    return Decision(True, f"The {first.name} abstract {problem}."), []

@@ -162,7 +162,7 @@ def check_traceable(text: str, citations: list[Citation], store: EvidenceStore) 
             cited = [int(x) for x in re.findall(r"\[(\d+)\]", line)]
             label = m.group(1)
             sources = [store.paper_key(by_n[n].paper_id) for n in cited if n in by_n]
-            if not any(name_key(label) in src for src in sources):
+            if not any(mentions(src, label) for src in sources):
                 problems.append(label)
             elif numbers(label) and not all(any(x in src for src in sources) for x in map(name_key, numbers(label))):
                 problems.append(label)

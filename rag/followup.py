@@ -28,7 +28,7 @@ _STRONG = re.compile(r"\b(those|these|the above)\b|\b(this|that) (paper|method|w
 _WEAK = re.compile(r"\b(it|its|they|them|their)\b", re.I)
 _PLURAL = re.compile(r"\b(those|these|them|they|their|the above)\b", re.I)
 _LEAD = re.compile(r"^\s*(?:(and|also|so|but|then|ok(?:ay)?)\b[\s,]*|(what|how) about\b\s*)", re.I)
-_SHORT = 8
+_SHORT = 12
 _HISTORY_TURNS = 3
 _ANSWER_CHARS = 600
 

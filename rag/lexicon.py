@@ -30,10 +30,14 @@ _NAMED = re.compile(
     r"([A-Z][a-z]*[A-Z0-9][\w\-.]*(?:[- ][A-Z0-9][\w\-.]*)?)"
 )
 _PROPOSING = re.compile(r"\b(?:we|We|this paper|This paper|this work|This work)\b[^.]{0,40}?\b(?:propose|present|introduce|develop|design|call|name|dub|term|discover|coin)[sd]?\b")
+# between the verb and the thing it proposes: adjectives, not a clause ("a framework that
+# leverages Reinforcement Learning (RL)" proposes the framework, not RL)
+_GAP_RESET = re.compile(r"\b(?:namely|called|named|termed|dubbed|coined|i\.e\.)")
+_GAP_BREAK = re.compile(r"\b(?:that|which|who|whose|leverag\w*|us(?:e|es|ing)|exploit\w*|with|by|from|to|for|of|on|in|based)\b", re.I)
 _PROPOSED_REACH = 90  # characters after the verb in which the proposed thing is named
 _DISTINCT = re.compile(r"[A-Z].*[A-Z0-9]|[a-z][A-Z]|\d")  # CamelCase, caps or digits: a name
 MAX_NAME_DF = 2  # a name that more papers than this give themselves is not distinctive
-MAX_NAME_SHARE = 0.15  # nor one that more than this share of the papers mention
+MAX_NAME_SHARE = 0.05  # nor one that more than this share of the papers mention
 _WORDS = re.compile(r"[a-z][a-z\-]+")
 
 
@@ -87,8 +91,12 @@ def paper_names(title: str, abstract: str) -> list[str]:
         # "we introduce the Dense Convolutional Network (DenseNet)": an acronym defined
         # right after the proposing verb is the paper's own; one defined later is not
         for verb in _PROPOSING.finditer(sentence):
-            for acronym, long_form in find_acronyms(sentence[verb.end() : verb.end() + _PROPOSED_REACH]):
-                names += [acronym, long_form]
+            after = sentence[verb.end() : verb.end() + _PROPOSED_REACH]
+            for acronym, long_form in find_acronyms(after):
+                # only the verb's object: "introduce the Dense Convolutional Network (DenseNet)",
+                # not "introduce a framework that leverages Reinforcement Learning (RL)"
+                if not _GAP_BREAK.search(_GAP_RESET.split(after[: after.find(long_form)])[-1]):
+                    names += [acronym, long_form]
     return list(dict.fromkeys(n for n in names if n))
 
 

@@ -33,7 +33,7 @@ class Attribute:
 
 _NUM = r"\d+(?:[.,]\d+)?"
 ATTRIBUTES: tuple[Attribute, ...] = (
-    Attribute("speed", re.compile(r"\b(faster|speed-?ups?|speeds? up|accelerat\w*|latency|fps|throughput|how fast|real[- ]time|inference time|slower|frame ?rate|frames per second)\b", re.I),
+    Attribute("speed", re.compile(r"\b(faster|speed-?ups?|speeds? up|accelerat(?:e|es|ed|ing|ion)|latency|fps|throughput|how fast|real[- ]time|inference time|slower|frame ?rate|frames per second)\b", re.I),
               re.compile(rf"{_NUM}\s*(?:×|x\b|times\b|fps\b|FPS\b|ms\b|milliseconds?|seconds?\b|s\b|%\s*(?:faster|speed)|frames)|\b(?:faster|speed-?up|accelerat\w*)\b", re.I)),
     Attribute("memory", re.compile(r"\b(memory|ram|footprint|gb|mb)\b", re.I),
               re.compile(rf"{_NUM}\s*(?:GB|MB|G\b|×|x\b|times|%|bits?)|\bmemory\b", re.I)),
@@ -43,8 +43,8 @@ ATTRIBUTES: tuple[Attribute, ...] = (
               re.compile(rf"FLOPs|MACs|multiply-adds|{_NUM}\s*(?:[GMT]?FLOPs|%|×|x\b)", re.I)),
     Attribute("time", re.compile(r"\b(how long|hours?|days?|training time|search time|gpu[- ]days|tpu[- ]hours|minutes?)\b", re.I),
               re.compile(rf"{_NUM}\s*(?:hours?|days?|minutes?|seconds?|s\b|GPU|TPU)|\bless than a (?:second|minute|day)\b", re.I)),
-    Attribute("accuracy", re.compile(r"\b(accura\w*|top-?\s?[15]|error|precision|recall|f1|auc|iou|miou|map|ap|score|performance|perplexity|bleu|fid|psnr|ssim|itr|rate|win rate|mean iu)\b", re.I),
-              re.compile(rf"{_NUM}\s*(?:%|\\%|percent|points?|pp\b|dB|bits)|\b(?:AP|mAP|IoU|F1|accuracy|error|perplexity|BLEU|FID|PSNR|score)\b[^.]{{0,40}}{_NUM}", re.I)),
+    Attribute("accuracy", re.compile(r"\b(accura\w*|top-?\s?[15]|error|precision|recall|f1|auc|iou|miou|map|ap|score|performance|perplexity|bleu|fid|psnr|ssim|itr|rate|win rate|mean iu|dice|mape|mae|rmse|mse|wer|cer|auroc|f-score|r2|sdr)\b", re.I),
+              re.compile(rf"{_NUM}\s*(?:%|\\%|percent|points?|pp\b|dB|bits)|\b(?:AP|mAP|IoU|F1|accuracy|error|perplexity|BLEU|FID|PSNR|score|Dice|MAPEs?|MAE|RMSE|MSE|WER|AUROC|SDR)\b[^.]{{0,40}}{_NUM}", re.I)),
     Attribute("energy", re.compile(r"\b(energy|joules?|millijoules?|watts?|power consumption)\b", re.I),
               re.compile(rf"{_NUM}\s*(?:[mµkM]?J\b|joules?|millijoules?|[mk]?W\b|watts?|×|x\b|times|%)[^.]{{0,30}}\b(energy|power)|\benergy\b[^.]{{0,40}}{_NUM}", re.I)),
     Attribute("share", re.compile(r"\b(percent(age)?s?|what fraction|what share|what proportion)\b", re.I),
@@ -81,7 +81,7 @@ _BEST_Q = re.compile(r"\b(best|highest|lowest|state[- ]of[- ]the[- ]art|sota|top
 _PLURAL_NOUNS = r"(papers|methods|works|approaches|models|architectures|techniques|studies|networks|frameworks|systems|ones|algorithms|articles|publications|research)"
 _LIST_Q = re.compile(
     rf"^(list|name|find|show|give)\b|\b(which|what|any|all|list|are there|is there)\s+([\w\-]+\s+){{0,2}}?{_PLURAL_NOUNS}\b"
-    rf"|^\W*{_PLURAL_NOUNS}\b.{{0,20}}\b(that|which|who)\b|\bwhat (approaches|methods|techniques) (exist|are there)",
+    rf"|^\W*{_PLURAL_NOUNS}\b.{{0,20}}\b(that|which|who)\b|^\W*{_PLURAL_NOUNS}\s+(on|about|for|using|with|in)\b|\bwhat (approaches|methods|techniques) (exist|are there)",
     re.I,
 )
 _WHICH_Q = re.compile(r"^\s*(which|what)\s+(paper|method|work|model|architecture|technique|network|framework|system|approach|algorithm|study)\b|^\s*(which|what)\b", re.I)
@@ -90,7 +90,7 @@ _SPECIFIC = re.compile(r"\b[A-Za-z]*(?:\d|[a-z][A-Z]|[A-Z]{2})(?:[\w\-.]*[A-Za-z
                        r"|\b[A-Z][a-z]*(?:-[A-Za-z0-9]+)*-[A-Z][\w]*")
 NAME_PATTERN = _SPECIFIC  # what looks like a name (the one pattern for the library)
 # a capitalised word inside the question ("Mamba", "Swin") may be a name too
-_CAPITALISED = re.compile(r"(?<=[a-z,;]\s)[A-Z][a-z]{2,}\b")
+_CAPITALISED = re.compile(r"(?<=[a-z,;]\s)[A-Z][a-z]{2,}(?:\s+[A-Z][a-z]+){0,3}\b")
 _PAPER_AFTER = re.compile(r"^(\s+[\w\-]+){0,4}?\s+(paper|article|publication)\b", re.I)
 _ORIGINAL_BEFORE = re.compile(r"\b(original|seminal|the)\s+$", re.I)
 _MODIFIER = re.compile(r"-(like|based|style|type|inspired|esque|ish|free|only|driven|level|wise)$", re.I)
@@ -115,6 +115,10 @@ _SPLIT_ITEMS = re.compile(r"\s*(?:,|:|\band\b|\bvs\.?|\bversus\b|\bwith\b|\bto\b
 _FILLER = re.compile(r"^(compare|comparison of|the|how (does|do)|what is the difference between|difference between|contrast|"
                      r"which|what|who|does|do|did|is|are)\s+", re.I)
 _WORD = re.compile(r"[A-Za-z][A-Za-z\-']*")
+_QUOTED = re.compile(r"(['\"‘“`])([^'\"’”`]{8,200})(['\"’”`])")
+#: hardware a number can be reported on; "fps on a smartphone CPU" needs a sentence that says so
+_HARDWARE = re.compile(r"\b(smartphones?|phones?|mobile (?:cpu|gpu|devices?)|cpus?|tpus?|fpgas?|jetson(?: \w+)?|raspberry pi|"
+                       r"iphones?|pixel \d|pixel phones?|snapdragon|edge devices?|microcontrollers?)\b", re.I)
 
 
 @dataclass(frozen=True)
@@ -155,6 +159,8 @@ class QuestionPlan:
     terms: list[TermGroup] = field(default_factory=list)
     expansions: list[str] = field(default_factory=list)  # alias phrases added to the lexical query
     corrections: dict[str, str] = field(default_factory=dict)
+    quoted: list[str] = field(default_factory=list)  # quoted spans of 3+ words: titles, usually
+    setting: list[str] = field(default_factory=list)  # hardware the numbers must be on ("smartphone CPU")
 
     @property
     def is_list(self) -> bool:
@@ -281,15 +287,20 @@ def analyse(question: str, lexicon: Lexicon) -> QuestionPlan:
     attribute = attributes[0] if attributes else None
     # "How does X reduce the parameters?" asks for a mechanism, not a number
     mechanism = bool(re.match(r"^\s*(how|why)\s+(does|do|did|can|could|is|are)\b", corrected, re.I))
-    numeric = bool(_NUMERIC_Q.search(corrected)) or (
-        attribute is not None and intent in ("lookup", "which", "compare") and not mechanism)
+    # ... and "which paper classifies text without any parameters" asks for no number:
+    # an attribute asks for one when "what"/"which" names it ("What top-1 accuracy ...")
+    asked = any(re.search(rf"\b(what|which)\b(?:\s+[\w\-]+){{0,3}}?\s+{re.escape(m.group(0))}", corrected, re.I)
+                for a in attributes for m in [a.asks.search(corrected)] if m)
+    numeric = bool(_NUMERIC_Q.search(corrected)) or (asked and intent in ("lookup", "which", "compare") and not mechanism)
     units = [u for u, rx in _UNIT_ASKED.items() if rx.search(corrected)]
     constraints = [name for name, rx in _CONSTRAINTS.items() if rx.search(corrected)]
+    quoted = [m.group(2) for m in _QUOTED.finditer(question) if len(m.group(2).split()) >= 3]
+    setting = [m.group(0) for m in _HARDWARE.finditer(corrected)] if numeric else []
     items = _compare_items(corrected, entities) if intent == "compare" else []
     terms, expansions = _term_groups(corrected, lexicon)
     return QuestionPlan(
         question=question, corrected=corrected, intent=intent, numeric=numeric, attribute=attribute,
-        attributes=attributes, units=units, entities=entities, constraints=constraints, items=items, terms=terms, expansions=expansions,
+        attributes=attributes, units=units, entities=entities, quoted=quoted, setting=setting, constraints=constraints, items=items, terms=terms, expansions=expansions,
         corrections=corrections,
     )
 

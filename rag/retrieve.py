@@ -95,6 +95,7 @@ class Retriever:
         self._cased_keys = [name_key(f"{p.title} {p.abstract}", cased=True) for p in self.papers]
         self._names = [(self._row_of[pid], n, name_key(n)) for pid, ns in self.lexicon.names.items()
                        if pid in self._row_of for n in ns]
+        self._title_rows = {name_key(p.title): i for i, p in enumerate(self.papers)}
         self._load_vectors()
         bm25 = index.bm25
         self._bm25 = bm25.bm25
@@ -170,7 +171,8 @@ class Retriever:
         if not key.strip():
             return 0
         singular = key[:-2] + " " if key.endswith("s ") and len(key) > 4 else None
-        return sum(1 for k in keys if key in k or (singular is not None and singular in k))
+        plural = key[:-1] + "s "
+        return sum(1 for k in keys if key in k or plural in k or (singular is not None and singular in k))
 
     def embed_query(self, query: str) -> np.ndarray:
         """The query vector (a small cache: retrieval and the answerer embed once)."""
@@ -188,8 +190,14 @@ class Retriever:
         q = name_key(plan.corrected)
         found: dict[int, str] = {}
         for row, name, key in self._names:
-            if len(key) > 3 and key in q and len(key) > len(name_key(found.get(row, ""))):
+            if len(key.replace(" ", "")) >= 3 and key in q and len(key) > len(name_key(found.get(row, ""))):
                 found[row] = name
+        for quoted in plan.quoted:  # 'Rethinking the Value of Network Pruning': a title
+            row = self._title_rows.get(name_key(quoted))
+            if row is None:
+                row = next((r for r, p in enumerate(self.papers) if name_key(quoted) in name_key(p.title)), None)
+            if row is not None:
+                found[row] = self.papers[row].title.split(":")[0]
         return found
 
     def signals(self, plan: QuestionPlan, qvec: np.ndarray) -> Signals:

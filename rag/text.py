@@ -90,6 +90,7 @@ def words(text: str) -> list[str]:
 def name_key(text: str, *, cased: bool = False) -> str:
     """A name as space-delimited pieces, letters and digits apart, so that ResNet-50,
     ResNet50 and 'resnet 50' agree: ' resnet 50 '. Matching keys is a word-boundary match."""
+    text = re.sub(r"['’]s\b", "", text)  # "Alzheimer's" is not "Alzheimer s"
     pieces = _NAME_PIECE.findall(text if cased else text.lower())
     return f" {' '.join(pieces)} " if pieces else ""
 
@@ -100,7 +101,7 @@ def mentions(haystack_key: str, term: str, *, cased: bool = False) -> bool:
     key = name_key(term, cased=cased)
     if not key.strip():
         return False
-    if key in haystack_key:
+    if key in haystack_key or key[:-1] + "s " in haystack_key:  # "MAPE" in "MAPEs of 2.47%"
         return True
     return key.endswith("s ") and len(key) > 4 and key[:-2] + " " in haystack_key
 
