@@ -115,7 +115,7 @@ _SPLIT_ITEMS = re.compile(r"\s*(?:,|:|\band\b|\bvs\.?|\bversus\b|\bwith\b|\bto\b
 _FILLER = re.compile(r"^(compare|comparison of|the|how (does|do)|what is the difference between|difference between|contrast|"
                      r"which|what|who|does|do|did|is|are)\s+", re.I)
 _WORD = re.compile(r"[A-Za-z][A-Za-z\-']*")
-_QUOTED = re.compile(r"(['\"‘“`])([^'\"’”`]{8,200})(['\"’”`])")
+_QUOTED = re.compile(r"(?<!\w)(['\"‘“`]{1,2})([^\"’”`]{8,200}?)(['\"’”`]{1,2})(?!\w)")
 #: hardware a number can be reported on; "fps on a smartphone CPU" needs a sentence that says so
 _HARDWARE = re.compile(r"\b(smartphones?|phones?|mobile (?:cpu|gpu|devices?)|cpus?|tpus?|fpgas?|jetson(?: \w+)?|raspberry pi|"
                        r"iphones?|pixel \d|pixel phones?|snapdragon|edge devices?|microcontrollers?)\b", re.I)
@@ -215,7 +215,7 @@ def _entities(question: str) -> list[Entity]:
 def _intent(question: str, entities: list[Entity]) -> Intent:
     q = question.strip()
     names = [e for e in entities if e.kind == "name"]
-    if _COMPARE_Q.search(q) and (len(names) >= 2 or re.search(r"\b(and|vs\.?|versus|with|to)\b", q, re.I)):
+    if _COMPARE_Q.search(q) and (len(names) >= 2 or re.search(r"\b(and|vs\.?|versus|with|to|from|or)\b", q, re.I)):
         return "compare"
     if _CHOICE_Q.search(q):
         return "compare"
@@ -228,20 +228,50 @@ def _intent(question: str, entities: list[Entity]) -> Intent:
     return "lookup"
 
 
+# how two compared items are joined, strongest first
+_CONNECTORS = (r"\s+(?:vs\.?|versus)\s+", r"\s+(?:compared? (?:with|to)|against)\s+", r"\s+differs? from\s+",
+               r"\s+(?:beats?|outperforms?|surpass(?:es)?|better than|faster than)\s+", r",?\s+or\s+", r"\s+and\s+",
+               r"\s+with\s+")
+_LEAD_IN = re.compile(r"^(?:(?:how|what|which|who|does|do|did|is|are)\b[^:]*?\b(?:does|do|did|is|are)\s+|compare\s+|"
+                      r"(?:what is )?the difference between\s+|contrast\s+|does\s+|do\s+|is\s+|are\s+)", re.I)
+_ASPECT = re.compile(r"^(?:the\s+)?[\w\-]+(?:\s+[\w\-]+){0,2}\s+(?:of|by)\s+", re.I)  # "the latency gains of"
+_CONTEXT = re.compile(r"\s+(?:in terms of|on|in|for|regarding|when it comes to|at|under)\s+[^,]*$", re.I)
+
+
 def _compare_items(question: str, entities: list[Entity]) -> list[str]:
+    """The two (or three) things a comparison compares, as the question words them."""
     names = [e.text for e in entities if e.kind == "name" and not e.soft]
-    if len(names) >= 2 and not _CHOICE_Q.search(question):
+    if len(names) >= 2 and not _CHOICE_Q.search(question) and not _QUOTED.search(question):
         return names
-    body = re.sub(r"[?.!]+$", "", question.strip())
-    if ":" in body:  # "Which gets higher ImageNet top-1: X or Y"
-        body = body.split(":", 1)[1]
+    sentences = [x for x in re.split(r"(?<=[.?!])\s+", question.strip()) if x]
+    body = next((x for x in sentences if _COMPARE_Q.search(x) or _CHOICE_Q.search(x) or " vs" in x), sentences[-1])
+    body = re.sub(r"[?.!]+$", "", body)
+    quoted = {f"QUOTED{i}": m.group(2) for i, m in enumerate(_QUOTED.finditer(body))}
+    for key, text in quoted.items():
+        body = body.replace(text, key)
+    if ":" in body:  # "Which gets higher ImageNet top-1: X or Y"; "X vs Y: what ..."
+        head, tail = body.split(":", 1)
+        body = tail if re.search(r"\bor\b|\bvs\b", tail) else head
     body = re.sub(r"^(on|in|for|with|at)\s+[^,]{1,40},\s*", "", body.strip(), flags=re.I)  # "On CIFAR-10, ..."
-    body = re.sub(r"^(how|what)\s+(do|does|did|is|are)\s+(the\s+)?[\w\-]+(\s+[\w\-]+)?\s+of\s+", "", body, flags=re.I)
-    body = _FILLER.sub("", _FILLER.sub("", body.strip()))
-    body = re.split(r"\s(?:in terms of|on|in|for|regarding|when it comes to)\s", body, maxsplit=1, flags=re.I)[0]
-    parts = [p.strip() for p in _SPLIT_ITEMS.split(body) if p and p.strip()]
-    parts = [re.sub(r"^(the|a|an)\s+|\s+(compare|differ|perform)\w*$", "", p, flags=re.I) for p in parts]
-    return [p for p in parts if content_terms(p)][:3]
+    body = _LEAD_IN.sub("", body.strip())
+    body = _ASPECT.sub("", body) if re.match(r"^(the\s+)?[\w\-]+(\s+[\w\-]+){0,2}\s+(of|by)\s", body, re.I) else body
+    for connector in _CONNECTORS:
+        parts = re.split(connector, body, maxsplit=2, flags=re.I)
+        if len(parts) >= 2 and all(content_terms(x) or x.strip() in quoted for x in parts):
+            break
+    else:
+        return names
+    if "QUOTED" not in parts[-1] or not _CONTEXT.search(parts[-1]) or "QUOTED" in _CONTEXT.sub("", parts[-1]):
+        parts[-1] = _CONTEXT.sub("", parts[-1])
+    parts[0] = re.sub(r"\s+(compare|differ|perform)\w*$", "", parts[0], flags=re.I)
+    items = []
+    for part in parts:
+        part = re.sub(r"^(the|a|an|both)\s+|['’]s$|\s+(compare|differ|perform)\w*$", "", part.strip(" ,'\""), flags=re.I)
+        held = [text for key, text in quoted.items() if key in part]
+        part = held[0] if held else part  # a quoted title is the item, whatever surrounds it
+        if part:
+            items.append(part.strip(" '\"‘’“”"))
+    return items[:3]
 
 
 def _correct(question: str, lexicon: Lexicon) -> tuple[str, dict[str, str]]:
