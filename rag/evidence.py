@@ -85,7 +85,7 @@ class PaperEvidence:
 
 
 def display_name(paper: Paper, lexicon: Lexicon) -> str:
-    """The paper's name as it spells it ("DeepCache", "Dense Convolutional Network"),
+    """The paper's name as it spells it ("ZeroQ", "Dense Convolutional Network"),
     else its title, shortened at a colon."""
     names = lexicon.names.get(paper.paper_id, [])
     if names:

@@ -1,7 +1,7 @@
 """What the collection itself knows about its words, built once when the index opens:
 document frequencies, the corpus vocabulary (for spelling correction), acronyms with
 their long forms as the abstracts define them ("neural architecture search (NAS)"), each
-paper's own name ("DeepCache", "Dense Convolutional Network (DenseNet)"), and the curated
+paper's own name ("ZeroQ", "Dense Convolutional Network (DenseNet)"), and the curated
 synonym table. Question analysis, retrieval and the answerer all read it.
 """
 

@@ -102,3 +102,15 @@ def test_pack_context_respects_token_budget(service):
     assert small.tokens <= 600
     assert small.text.startswith("[1] ") and f"[{len(small.hits)}] " in small.text
     assert len(pack_context(hits, 200).hits) == 1  # the best source is always given, cut to fit
+
+
+@pytest.mark.parametrize("question,expected", [
+    ("Which papers do data-free quantization?", "one line per matching source"),
+    ("Compare DenseNet and ResNet.", "This compares DenseNet and ResNet"),
+    ("What speed-up does DeepCache give on Stable Diffusion v1.5?", "Give the numbers first"),
+])
+def test_the_prompt_carries_the_question_plan(service, openai_server, tmp_path, question, expected):
+    openai_server.state.reply = "An answer [1]."
+    _svc(service, tmp_path, openai_server.base_url).ask(question)
+    user = openai_server.state.requests[-1]["body"]["messages"][-1]["content"]
+    assert expected in user

@@ -93,7 +93,7 @@ def build_demo(service: RagService, build: IndexBuild | None = None) -> gr.Block
         partial = ""
         try:
             for event in service.ask_stream(
-                question, backend=backend, top_k=int(top_k), filters=_filters(year_from, year_to, has_code),
+                question, backend=backend, top_k=int(top_k) or None, filters=_filters(year_from, year_to, has_code),
                 history=[Turn.from_answer(t.answer) for t in turns], on_hits=on_hits,
             ):
                 if isinstance(event, Answer):
@@ -154,7 +154,9 @@ def build_demo(service: RagService, build: IndexBuild | None = None) -> gr.Block
                             label="Answer backend", elem_id="backend",
                             info=None if len(backends) > 1 else "Set OPENAI_BASE_URL or OPENAI_API_KEY to add 'openai'.",
                         )
-                        top_k = gr.Slider(1, 20, value=settings.top_k, step=1, label="Number of sources",
+                        top_k = gr.Slider(0, 40, value=0, step=1, label="Papers to retrieve (0 = automatic)",
+                                          info=f"Automatic: {settings.top_k}, or up to {settings.list_candidates} "
+                                               "for questions that ask for a list of papers.",
                                           elem_id="top-k")
                     with gr.Row():
                         choices = [ANY, *[str(y) for y in years]]
