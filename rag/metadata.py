@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 from rag.evidence import display_name
 from rag.lexicon import Lexicon
+from rag.text import split_sentences
 from rag.types import Answer, Citation, Paper
 
 _CODE = re.compile(r"\b(code|implementation|github|source|open[- ]source[d]?)\b", re.I)
@@ -78,7 +79,7 @@ def metadata_answer(question: str, papers: list[Paper], filt: MetaFilter, lexico
         quote = ""
         if filt.has_code:
             facts.append("code: " + ", ".join(paper.code_urls))
-            quote = next((s for s in paper.abstract.split(". ") if paper.code_urls[0] in s), "")
+            quote = next((s for s in split_sentences(paper.abstract) if paper.code_urls[0] in s), "")
         lines.append(f"- **{display_name(paper, lexicon)}** [{n}]: {'; '.join(f for f in facts if f)}")
         citations.append(Citation(n=n, paper_id=paper.paper_id, title=paper.title, quote=quote.strip()))
     return Answer(question=question, text="\n".join(lines), abstained=False, backend="extractive",

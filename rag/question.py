@@ -51,26 +51,15 @@ ATTRIBUTES: tuple[Attribute, ...] = (
               re.compile(rf"{_NUM}\s*(?:%|\\%|percent)", re.I)),
     Attribute("count", re.compile(r"\bhow many\b", re.I), re.compile(_NUM)),
 )
-ATTRIBUTE_BY_NAME = {a.name: a for a in ATTRIBUTES}
-
 #: units a question can name explicitly; the answering sentence must then use the unit
 UNITS: dict[str, re.Pattern[str]] = {
     "milliseconds": re.compile(r"\b(ms|milliseconds?)\b", re.I),
     "frames per second": re.compile(r"\b(fps|frames per second)\b", re.I),
-    "joules": re.compile(r"\b([mµk]?J|(milli)?joules?)\b"),
-    "watts": re.compile(r"\b([mk]?W|watts?)\b"),
+    "joules": re.compile(r"\b((milli)?joules?|mJ|kJ)\b", re.I),
+    "watts": re.compile(r"\b(watts?|mW|kW)\b", re.I),
     "GPU or TPU hours": re.compile(r"\b(gpu|tpu)[- ]?(hours?|days?)\b", re.I),
     "gigabytes": re.compile(r"\b(GB|gigabytes?)\b", re.I),
 }
-_UNIT_ASKED = {
-    "milliseconds": re.compile(r"\b(ms|milliseconds?)\b", re.I),
-    "frames per second": re.compile(r"\b(fps|frames per second)\b", re.I),
-    "joules": re.compile(r"\b((milli)?joules?|mJ)\b", re.I),
-    "watts": re.compile(r"\bwatts?\b", re.I),
-    "GPU or TPU hours": re.compile(r"\b(gpu|tpu)[- ]?(hours?|days?)\b", re.I),
-    "gigabytes": re.compile(r"\b(gb|gigabytes?)\b", re.I),
-}
-
 _NUMERIC_Q = re.compile(r"\b(how (much|many|fast|long|large|big|small|accurate|well)|by how|by what|what (percentage|fraction|share)|what (is|was|are) the \w+ (of|on)|what .{0,30}\b(accuracy|score|speed|error|rate|size|number|reduction|improvement|gain))\b", re.I)
 _COMPARE_Q = re.compile(r"\b(compare[sd]?|comparison|versus|vs\.?|differ(s|ence|ences)?|contrast)\b", re.I)
 # "which gets higher top-1: X or Y?", "does X beat Y?"
@@ -111,9 +100,6 @@ _CONSTRAINTS = {
     "data-free": re.compile(r"\bdata-free\b|\bwithout (any )?(training )?data\b", re.I),
     "training-free": re.compile(r"\btraining-free\b|\bwithout (re)?training\b", re.I),
 }
-_SPLIT_ITEMS = re.compile(r"\s*(?:,|:|\band\b|\bvs\.?|\bversus\b|\bwith\b|\bto\b|\bagainst\b|\bor\b|\bbeats?\b|\boutperforms?\b|\bsurpass(es)?\b|\bthan\b)\s*", re.I)
-_FILLER = re.compile(r"^(compare|comparison of|the|how (does|do)|what is the difference between|difference between|contrast|"
-                     r"which|what|who|does|do|did|is|are)\s+", re.I)
 _WORD = re.compile(r"[A-Za-z][A-Za-z\-']*")
 _QUOTED = re.compile(r"(?<!\w)(['\"‘“`]{1,2})([^\"’”`]{8,200}?)(['\"’”`]{1,2})(?!\w)")
 #: hardware a number can be reported on; "fps on a smartphone CPU" needs a sentence that says so
@@ -322,7 +308,7 @@ def analyse(question: str, lexicon: Lexicon) -> QuestionPlan:
     asked = any(re.search(rf"\b(what|which)\b(?:\s+[\w\-]+){{0,3}}?\s+{re.escape(m.group(0))}", corrected, re.I)
                 for a in attributes for m in [a.asks.search(corrected)] if m)
     numeric = bool(_NUMERIC_Q.search(corrected)) or (asked and intent in ("lookup", "which", "compare") and not mechanism)
-    units = [u for u, rx in _UNIT_ASKED.items() if rx.search(corrected)]
+    units = [u for u, rx in UNITS.items() if rx.search(corrected)]
     constraints = [name for name, rx in _CONSTRAINTS.items() if rx.search(corrected)]
     quoted = [m.group(2) for m in _QUOTED.finditer(question) if len(m.group(2).split()) >= 3]
     setting = [m.group(0) for m in _HARDWARE.finditer(corrected)] if numeric else []

@@ -21,7 +21,7 @@ from rag.settings import Settings
 from rag.text import content_terms, name_key, tokens
 from rag.types import Hit, Paper, Why
 
-Mode = Literal["hybrid", "dense", "lexical", "rrf"]
+Mode = Literal["hybrid", "dense", "lexical", "rrf"]  # dense / lexical / rrf: plain baselines on the raw question
 _EMPTY = np.zeros(0, dtype=int)
 _PAGE = 5000  # rows per Chroma get(): SQLite refuses queries with too many variables
 
@@ -133,10 +133,8 @@ class Retriever:
             else:
                 self._sentences[prow].append(Sentence(text, new_row, int(metas[r].get("position", 0))))
         self._owner = owner
-        valid = owner >= 0
         self._starts = np.flatnonzero(np.r_[True, owner[1:] != owner[:-1]]) if len(owner) else np.array([], int)
         self._start_owner = owner[self._starts] if len(owner) else np.array([], int)
-        self._valid = valid
 
     # -- the evidence store -------------------------------------------------------------
     def plan(self, question: str) -> QuestionPlan:
@@ -200,7 +198,9 @@ class Retriever:
                 found[row] = self.papers[row].title.split(":")[0]
         return found
 
-    def signals(self, plan: QuestionPlan, qvec: np.ndarray) -> Signals:
+    def signals(self, plan: QuestionPlan, qvec: np.ndarray, *, understand: bool = True) -> Signals:
+        """Every signal for every paper. `understand=False` scores the raw question (no
+        spelling correction, no aliases): the plain baselines the eval compares with."""
         s = self.settings
         n = len(self.papers)
         dense = np.full(n, -1.0, dtype=np.float32)
@@ -209,7 +209,8 @@ class Retriever:
             ok = self._start_owner >= 0
             dense[self._start_owner[ok]] = best[ok]
         lexical = np.zeros(n, dtype=np.float32)
-        query_tokens = [t for t in tokens(plan.lexical_query()) if t in self._bm25.vocab_dict]
+        text = plan.lexical_query() if understand else plan.question
+        query_tokens = [t for t in tokens(text) if t in self._bm25.vocab_dict]
         if query_tokens:
             scores = self._bm25.get_scores(query_tokens)
             ok = self._bm25_rows >= 0
@@ -278,8 +279,9 @@ class Retriever:
         """Papers for `query`, best first, at most `top_k`, each paper once."""
         top_k = top_k or self.settings.search_top_k
         plan = plan or self.plan(query)
-        qvec = self.embed_query(plan.corrected)
-        sig = self.signals(plan, qvec)
+        understand = mode == "hybrid"  # the other modes are the plain baselines
+        qvec = self.embed_query(plan.corrected if understand else plan.question)
+        sig = self.signals(plan, qvec, understand=understand)
         hits: list[Hit] = []
         for row in self._order(sig, mode):
             row = int(row)
