@@ -159,3 +159,16 @@ def stream_llm_answer(
         raise LLMError(f"the LLM server at {where} returned an empty or unreadable answer")
     usage.completion_tokens = count_tokens(raw)
     yield build_answer(question, raw, ctx, usage, hits)
+
+
+class OpenAIAnswerer:
+    """The openai backend behind the Answerer interface (rag/answer.py)."""
+
+    backend = "openai"
+
+    def __init__(self, settings: Settings, llm: Any = None):
+        self.settings = settings
+        self.llm = llm
+
+    def stream(self, plan: QuestionPlan, hits: list[Hit]) -> Iterator[str | Answer]:
+        yield from stream_llm_answer(plan, hits, self.settings, llm=self.llm)

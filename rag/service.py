@@ -7,13 +7,13 @@ from collections.abc import Callable, Iterator
 from dataclasses import replace
 from typing import Any, Literal
 
-from rag.answer import ExtractiveAnswerer, extractive_answer
+from rag.answer import Answerer, ExtractiveAnswerer, extractive_answer
 from rag.corpus import CorpusReport, load_corpus
 from rag.embed import Embedder, get_embedder
 from rag.errors import ConfigError, LLMError, QuestionError
 from rag.followup import Turn, interpret
 from rag.index import IngestStats, Progress, index_exists, ingest, open_index
-from rag.llm import make_llm, stream_llm_answer
+from rag.llm import OpenAIAnswerer, make_llm
 from rag.metadata import metadata_answer, metadata_filter
 from rag.question import QuestionPlan
 from rag.prompts import check_all
@@ -166,6 +166,7 @@ class RagService:
         if meta is not None and previous is not None:  # "which of those have code?"
             scoped = [self.retriever.paper(pid) for pid in previous.cited]
             answer = metadata_answer(original, scoped, meta, self.retriever.lexicon)
+            answer.hits = [Hit(paper=p, score=0.0) for p in scoped]  # the sources panel shows them
             answer.interpreted_as = f"Which of the {len(scoped)} papers of the previous answer have {meta.describe()}?"
             answer.scope = list(previous.cited)
             yield answer
@@ -183,13 +184,18 @@ class RagService:
                 event.scope = meaning.scope
             yield event
 
+    def answerer(self, backend: str) -> Answerer:
+        """The backend that answers: a new backend is one class and one entry here."""
+        if backend == "openai":
+            return OpenAIAnswerer(self.settings, llm=self.llm)
+        return ExtractiveAnswerer(self.retriever, self.settings)
+
     def _answer(self, plan: QuestionPlan, hits: list[Hit], backend: str) -> Iterator[str | Answer]:
-        extractive = ExtractiveAnswerer(self.retriever, self.settings)
         if backend == "extractive":
-            yield from extractive.stream(plan, hits)
+            yield from self.answerer("extractive").stream(plan, hits)
             return
         try:
-            yield from stream_llm_answer(plan, hits, self.settings, llm=self.llm)
+            yield from self.answerer(backend).stream(plan, hits)
         except LLMError as exc:
             fallback = extractive_answer(plan, hits, self.retriever, self.settings)
             fallback.notice = f"{str(exc)[0].upper()}{str(exc)[1:]}; showing the extractive answer instead."

@@ -97,6 +97,7 @@ def test_metadata_follow_ups_use_the_listing_metadata(service):
     cited = [service.paper(c.paper_id) for c in first.citations]
     assert [c.paper_id for c in code.citations] == [p.paper_id for p in cited if p.code_urls]
     assert all(url in code.text for p in cited if p.code_urls for url in p.code_urls)
+    assert [h.paper_id for h in code.hits] == [p.paper_id for p in cited]  # the page's cards
     dated = service.ask("which are from 2023?", history=history)
     expected = [p.paper_id for p in cited if p.year == 2023]
     assert [c.paper_id for c in dated.citations] == expected
