@@ -88,6 +88,10 @@ def display_name(paper: Paper, lexicon: Lexicon) -> str:
     """The paper's name as it spells it ("ZeroQ", "Dense Convolutional Network"),
     else its title, shortened at a colon."""
     names = lexicon.names.get(paper.paper_id, [])
+    for short in names:  # "Prior-Data Fitted Networks (PFN)": the long form with its acronym
+        longs = [n for n in names if n.lower() in lexicon.acronyms.get(short.lower(), set())]
+        if longs and len(longs[0]) + len(short) <= 60 and not (":" in paper.title and short in paper.title.split(":")[0]):
+            return f"{longs[0]} ({short})"
     if names:
         in_title = [n for n in names if n.lower() in paper.title.lower()]
         short = [n for n in (in_title or names) if len(n) <= 40]
@@ -118,9 +122,13 @@ def score_paper(plan: QuestionPlan, hit: Hit, store: EvidenceStore, qvec: np.nda
         text = sentence.text
         terms = content_terms(text)
         has_number = bool(numbers(text))
-        asked_number = has_number and any(a.evidence.search(text) for a in plan.attributes)
+        # "how much does it shrink YOLOv4?" names no attribute: then any number is asked for
+        asked_number = has_number and (any(a.evidence.search(text) for a in plan.attributes)
+                                       or (plan.numeric and not plan.attributes))
         result = has_number and bool(_RESULT.search(text))
         score = settings.evidence_similarity * float(sim) + settings.evidence_terms * _share(asked, terms)
+        if plan.intent == "yesno":  # "did X improve over Y?": the sentence stating the result
+            score += settings.evidence_result * result
         if plan.numeric:
             score += settings.evidence_attribute * asked_number + settings.evidence_result * result
             if has_number and _BASELINE.search(text) and not result:

@@ -65,7 +65,7 @@ _COMPARE_Q = re.compile(r"\b(compare[sd]?|comparison|versus|vs\.?|differ(s|ence|
 # "which gets higher top-1: X or Y?", "does X beat Y?"
 _CHOICE_Q = re.compile(r"\b(which|what|who)\b.{0,60}\b(higher|better|faster|more|less|lower|larger|smaller|fewer|cheaper)\b.*\bor\b"
                        r"|^(does|do|did|is|are)\b.{3,80}\b(beat|outperform|surpass|better than|faster than|more accurate than)\b", re.I)
-_YESNO_Q = re.compile(r"^(does|do|did|is|are|was|were|can|could|has|have|had|will|would|should)\b", re.I)
+_YESNO_Q = re.compile(r"^(?:(?:in|for|on|with|at|according to)\b[^,?]{0,80},\s*)?(does|do|did|is|are|was|were|can|could|has|have|had|will|would|should)\b", re.I)
 _BEST_Q = re.compile(r"\b(best|highest|lowest|state[- ]of[- ]the[- ]art|sota|top[- ]performing|most accurate|fastest|smallest)\b", re.I)
 _PLURAL_NOUNS = r"(papers|methods|works|approaches|models|architectures|techniques|studies|networks|frameworks|systems|ones|algorithms|articles|publications|research)"
 _LIST_Q = re.compile(
