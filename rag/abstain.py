@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from rag.evidence import EvidenceStore, PaperEvidence
+from rag.evidence import EvidenceStore, PaperEvidence, own_names
 from rag.question import METRIC_UNITS, UNITS, Entity, QuestionPlan
 from rag.settings import Settings
 from rag.text import mentions, name_key
@@ -54,8 +54,7 @@ def known_to_collection(entity: Entity, store: EvidenceStore) -> bool:
 
 def _owns(ev: PaperEvidence, entity: Entity, store: EvidenceStore) -> bool:
     """Whether the entity is one of the paper's own names (or its title's head)."""
-    own = [*store.lexicon.names.get(ev.paper_id, []), ev.hit.paper.title.split(":")[0]]
-    return any(name_key(entity.text) in name_key(n) for n in own)
+    return any(name_key(entity.text) in name_key(n) for n in own_names(ev.hit.paper, store.lexicon))
 
 
 def _names_entity(ev: PaperEvidence, entity: Entity) -> bool:

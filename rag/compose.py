@@ -14,7 +14,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from rag.evidence import EvidenceStore, PaperEvidence, ScoredSentence
+from rag.evidence import EvidenceStore, PaperEvidence, ScoredSentence, own_names
 from rag.question import NAME_PATTERN as _NAME
 from rag.question import QuestionPlan
 from rag.settings import Settings
@@ -105,10 +105,9 @@ def match_item(item: str, evidence: list[PaperEvidence], store: EvidenceStore) -
     key = name_key(item)
     if not key.strip():
         return None
-    named = [e for e in _NAME.findall(item)]
+    named = _NAME.findall(item)
     for ev in evidence if named else []:
-        # own names and the title's head ("MEAL V2: Boosting Vanilla ResNet-50 ..." is not a ResNet-50 paper)
-        own = [*store.lexicon.names.get(ev.paper_id, []), ev.hit.paper.title.split(":")[0]]
+        own = own_names(ev.hit.paper, store.lexicon)
         if any(mentions(name_key(o), n) for o in own for n in named):
             return ev
         if any(len(name_key(o)) > 4 and name_key(o) in key for o in own):

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Protocol
 
 import numpy as np
@@ -84,6 +85,18 @@ class PaperEvidence:
         return self.sentences[0].score if self.sentences else 0.0
 
 
+def own_names(paper: Paper, lexicon: Lexicon) -> list[str]:
+    """The names a paper gives itself, and its title's head ("MEAL V2: Boosting ..." is
+    the MEAL V2 paper, not a ResNet-50 paper)."""
+    return [*lexicon.names.get(paper.paper_id, []), paper.title.split(":")[0]]
+
+
+@lru_cache(maxsize=50_000)
+def _features(text: str) -> tuple[frozenset[str], bool]:
+    """A sentence's terms and whether it holds a number (computed once per sentence)."""
+    return frozenset(content_terms(text)), bool(numbers(text))
+
+
 def display_name(paper: Paper, lexicon: Lexicon) -> str:
     """The paper's name as it spells it ("ZeroQ", "Dense Convolutional Network"),
     else its title, shortened at a colon."""
@@ -101,7 +114,7 @@ def display_name(paper: Paper, lexicon: Lexicon) -> str:
     return head if len(head) <= 90 else " ".join(head.split()[:10]) + " …"
 
 
-def _share(groups: list[TermGroup], terms: set[str]) -> float:
+def _share(groups: list[TermGroup], terms: frozenset[str]) -> float:
     total = sum(g.weight for g in groups)
     if not total:
         return 0.0
@@ -120,8 +133,7 @@ def score_paper(plan: QuestionPlan, hit: Hit, store: EvidenceStore, qvec: np.nda
     scored = []
     for sentence, sim in zip(store.sentences(paper.paper_id), sims):
         text = sentence.text
-        terms = content_terms(text)
-        has_number = bool(numbers(text))
+        terms, has_number = _features(text)
         # "how much does it shrink YOLOv4?" names no attribute: then any number is asked for
         asked_number = has_number and (any(a.evidence.search(text) for a in plan.attributes)
                                        or (plan.numeric and not plan.attributes))

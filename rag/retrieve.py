@@ -18,7 +18,7 @@ from rag.index import PaperIndex
 from rag.lexicon import Lexicon
 from rag.question import QuestionPlan, analyse
 from rag.settings import Settings
-from rag.text import content_terms, name_key, tokens
+from rag.text import content_terms, mentions, name_key, tokens
 from rag.types import Hit, Paper, Why
 
 Mode = Literal["hybrid", "dense", "lexical", "rrf"]  # dense / lexical / rrf: plain baselines on the raw question
@@ -165,12 +165,7 @@ class Retriever:
         """How many papers mention `term` as whole words (acronyms case-sensitively)."""
         cased = term.isupper()
         keys = self._cased_keys if cased else self._keys
-        key = name_key(term, cased=cased)
-        if not key.strip():
-            return 0
-        singular = key[:-2] + " " if key.endswith("s ") and len(key) > 4 else None
-        plural = key[:-1] + "s "
-        return sum(1 for k in keys if key in k or plural in k or (singular is not None and singular in k))
+        return sum(1 for k in keys if mentions(k, term, cased=cased))
 
     def embed_query(self, query: str) -> np.ndarray:
         """The query vector (a small cache: retrieval and the answerer embed once)."""
