@@ -100,7 +100,8 @@ def _features(text: str) -> tuple[frozenset[str], bool]:
 def display_name(paper: Paper, lexicon: Lexicon) -> str:
     """The paper's name as it spells it ("ZeroQ", "Dense Convolutional Network"),
     else its title, shortened at a colon."""
-    names = lexicon.names.get(paper.paper_id, [])
+    # a lower-case long form ("large kernel attention") matches questions but is no label
+    names = [n for n in lexicon.names.get(paper.paper_id, []) if not n.islower()]
     for short in names:  # "Prior-Data Fitted Networks (PFN)": the long form with its acronym
         longs = [n for n in names if n.lower() in lexicon.acronyms.get(short.lower(), set())]
         if longs and len(longs[0]) + len(short) <= 60 and not (":" in paper.title and short in paper.title.split(":")[0]):
