@@ -240,7 +240,7 @@ def _compare_items(question: str, entities: list[Entity]) -> list[str]:
         body = tail if re.search(r"\bor\b|\bvs\b", tail) else head
     body = re.sub(r"^(on|in|for|with|at)\s+[^,]{1,40},\s*", "", body.strip(), flags=re.I)  # "On CIFAR-10, ..."
     body = _LEAD_IN.sub("", body.strip())
-    body = _ASPECT.sub("", body) if re.match(r"^(the\s+)?[\w\-]+(\s+[\w\-]+){0,2}\s+(of|by)\s", body, re.I) else body
+    body = _ASPECT.sub("", body)
     for connector in _CONNECTORS:
         parts = re.split(connector, body, maxsplit=2, flags=re.I)
         if len(parts) >= 2 and all(content_terms(x) or x.strip() in quoted for x in parts):

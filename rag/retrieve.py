@@ -101,6 +101,7 @@ class Retriever:
         self._bm25 = bm25.bm25
         self._bm25_rows = np.array([self._row_of.get(d["node_id"], -1) for d in bm25.corpus])
         self._qcache: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._last_sims: tuple[np.ndarray, np.ndarray] | None = None  # (query vector, every row's similarity)
 
     # -- state computed once ------------------------------------------------------------
     def _load_vectors(self) -> None:
@@ -149,7 +150,12 @@ class Retriever:
 
     def sentence_similarities(self, qvec: np.ndarray, paper_id: str) -> np.ndarray:
         rows = [s.row for s in self.sentences(paper_id)]
-        return self._vecs[rows] @ qvec if rows else np.zeros(0, np.float32)
+        if not rows:
+            return np.zeros(0, np.float32)
+        last = self._last_sims  # read once: the page asks from several threads
+        if last is not None and last[0] is qvec:  # this query's similarities are already known
+            return last[1][rows]
+        return self._vecs[rows] @ qvec
 
     def idf(self, term: str) -> float:
         return self.lexicon.idf(term)
@@ -200,7 +206,9 @@ class Retriever:
         n = len(self.papers)
         dense = np.full(n, -1.0, dtype=np.float32)
         if len(self._vecs):  # rows are grouped by paper: one max per group
-            best = np.maximum.reduceat(self._vecs @ qvec, self._starts)
+            sims = self._vecs @ qvec
+            self._last_sims = (qvec, sims)
+            best = np.maximum.reduceat(sims, self._starts)
             ok = self._start_owner >= 0
             dense[self._start_owner[ok]] = best[ok]
         lexical = np.zeros(n, dtype=np.float32)
@@ -293,7 +301,7 @@ class Retriever:
     def _hit(self, row: int, sig: Signals, plan: QuestionPlan, qvec: np.ndarray) -> Hit:
         paper = self.papers[row]
         sentences = self._sentences[row]
-        sims = self._vecs[[x.row for x in sentences]] @ qvec if sentences else np.zeros(0)
+        sims = self.sentence_similarities(qvec, paper.paper_id)
         best = int(np.argmax(sims)) if len(sims) else -1
         snippet = sentences[best].text if best >= 0 else paper.abstracts[0][:300]
         matched = [g.term for g in plan.terms if g.term in self._terms[row]]

@@ -191,9 +191,6 @@ class RagService:
         return ExtractiveAnswerer(self.retriever, self.settings)
 
     def _answer(self, plan: QuestionPlan, hits: list[Hit], backend: str) -> Iterator[str | Answer]:
-        if backend == "extractive":
-            yield from self.answerer("extractive").stream(plan, hits)
-            return
         try:
             yield from self.answerer(backend).stream(plan, hits)
         except LLMError as exc:
