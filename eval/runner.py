@@ -27,6 +27,7 @@ from tqdm import tqdm
 
 from eval import metrics as M
 from eval.judge import SupportJudge
+from eval.table_metrics import score_table
 from rag.citations import sentences_with_citations
 from rag.compose import check_traceable
 from rag.followup import Turn
@@ -52,6 +53,10 @@ def judge_accuracy(judge: SupportJudge, service: RagService) -> float:
 
 def score_answer(item: dict[str, Any], answer: Any, judge: SupportJudge, service: RagService) -> dict[str, Any]:
     """Answer-level metrics for one question."""
+    if item["type"] == "table":
+        return {"abstained": answer.abstained, "answer": answer.text, "table_rows": len(answer.table),
+                "traceable": float(not check_traceable(answer.text, answer.citations, service.retriever)),
+                **score_table(item, answer)}
     answerable = item["type"] != "unanswerable"
     cited = [c.paper_id for c in answer.citations]
     out: dict[str, Any] = {"abstained": answer.abstained, "answer": answer.text,
@@ -92,7 +97,7 @@ def run_split(service: RagService, items: list[dict[str, Any]], answerer: Any, j
     for item in tqdm(items, desc=desc, disable=not progress):
         row: dict[str, Any] = {"id": item["id"], "type": item["type"], "question": item["question"],
                                "describes": bool(item.get("describes")), "follow_up": bool(item.get("history"))}
-        if item["type"] != "unanswerable" and not item.get("history"):
+        if item["type"] not in ("unanswerable", "table") and not item.get("history"):
             for mode in modes:
                 ids = [h.paper_id for h in service.search(item["question"], top_k=20, mode=mode, cutoff=mode == "hybrid")]
                 prefix = "" if mode == "hybrid" else f"{mode}_"
@@ -153,7 +158,8 @@ def run(service: RagService, answerer: Any = None, items: list[dict[str, Any]] |
 AGG = ["recall@5", "recall@10", "recall@20", "mrr", "ndcg@10",
        *(f"{m}_{k}" for m in MODES[1:] for k in ("recall@10", "recall@20", "mrr", "ndcg@10")),
        "key_coverage", "citation_recall", "citation_precision", "cited_gold", "faithfulness", "traceable",
-       "false_abstain", "compare_covered"]
+       "false_abstain", "compare_covered", "table_recall", "table_precision", "table_cell_precision",
+       "table_best_correct", "table_empty_correct"]
 
 
 def summarize(rows: list[dict[str, Any]], items: list[dict[str, Any]]) -> dict[str, float]:
@@ -168,7 +174,8 @@ def summarize(rows: list[dict[str, Any]], items: list[dict[str, Any]]) -> dict[s
     words = [r["words"] for r in rows if "words" in r]
     s["single_median_words"] = float(statistics.median(words)) if words else float("nan")
     s["ask_p50_ms"] = float(statistics.median(r["ms"] for r in rows if not r["follow_up"]))
-    s.update(M.abstention_scores([r["abstained"] for r in rows], [i["type"] == "unanswerable" for i in items]))
+    plain = [(r, i) for r, i in zip(rows, items) if i["type"] != "table"]
+    s.update(M.abstention_scores([r["abstained"] for r, _ in plain], [i["type"] == "unanswerable" for _, i in plain]))
     return {k: round(v, 4) for k, v in s.items() if not (isinstance(v, float) and math.isnan(v))}
 
 
@@ -217,6 +224,9 @@ REPORT_ROWS = [
     ("citation_recall", "citation recall"), ("faithfulness", "faithfulness (judge)"),
     ("traceable", "traceable (names, numbers in sources)"), ("single_median_words", "median words, single-answer"),
     ("ask_p50_ms", "ask p50 (ms, in the eval loop)"),
+    ("table_recall", "table questions: paper recall"), ("table_precision", "table questions: paper precision"),
+    ("table_cell_precision", "table questions: cell precision"), ("table_best_correct", "table questions: best row is the gold best"),
+    ("table_empty_correct", "table questions with no answer: table empty"),
     ("llm_faithfulness", "LLM judge: faithfulness (llama-index)"), ("llm_correctness", "LLM judge: correctness / 5"),
 ]
 

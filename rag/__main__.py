@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import re
 from collections.abc import Iterator
@@ -43,7 +44,7 @@ def answer_json(a: Answer) -> dict[str, Any]:
     return {
         "question": a.question, "answer": a.text, "abstained": a.abstained, "backend": a.backend,
         "citations": [c.model_dump() for c in a.citations], "hits": [hit_json(h) for h in a.hits],
-        "notice": a.notice,
+        "notice": a.notice, "table": [r.model_dump() for r in a.table],
     }
 
 
@@ -168,6 +169,11 @@ def _print_answer(answer: Answer, streamed: bool) -> None:
     if not streamed or answer.backend != "openai":
         print(_terminal_text(answer.text))
     print()
+    if answer.table:
+        _print_rows(["[n]", "method", "dataset", "metric", "value", "compared with", "flags"],
+                    [[f"[{r.n}]", r.method, r.dataset, r.metric, f"{r.value}{r.unit}" if r.unit in ("%", "×") else
+                      f"{r.value} {r.unit}".strip(), r.compared_with, ", ".join(r.flags)] for r in answer.table])
+        print()
     if answer.notice:
         print(f"Notice: {answer.notice}")
     if answer.citations:
@@ -177,6 +183,44 @@ def _print_answer(answer: Answer, streamed: bool) -> None:
             if c.quote:
                 print(f"      \"{c.quote}\"")
     print(f"(answered by the {answer.backend} backend)")
+
+
+def _print_rows(header: list[str], rows: list[list[str]]) -> None:
+    """A table that fits the terminal (rich wraps cells; plain text when piped)."""
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(*header, show_lines=False, header_style="bold")
+    for row in rows:
+        table.add_row(*row)
+    Console(soft_wrap=False).print(table)
+
+
+CLAIM_FIELDS = ["paper_id", "method", "own", "dataset", "metric", "value", "unit", "compared_with", "relative",
+                "flags", "sentence"]
+
+
+def cmd_claims(args: argparse.Namespace) -> int:
+    service = _service(args)
+    claims = service.claims(dataset=args.dataset, metric=args.metric, min_value=args.min, max_value=args.max,
+                            flag=args.flag, paper_id=args.paper)
+    if args.json:
+        print(json.dumps([c.model_dump() for c in claims]))
+    elif args.csv:
+        import csv
+
+        writer = csv.writer(sys.stdout)
+        writer.writerow(CLAIM_FIELDS)
+        for c in claims:
+            d = c.model_dump()
+            writer.writerow([";".join(d[k]) if k == "flags" else d[k] for k in CLAIM_FIELDS])
+    else:
+        _print_rows(["paper", "method", "dataset", "metric", "value", "compared with", "flags"],
+                    [[c.paper_id[:40], c.method or "(own)" if c.own else f"{c.method or '?'} (baseline)", c.dataset,
+                      c.metric, f"{'+' if c.relative else ''}{c.value}{c.unit}", c.compared_with, ", ".join(c.flags)]
+                     for c in claims])
+        print(f"{len(claims)} claims")
+    return 0
 
 
 def cmd_ask(args: argparse.Namespace) -> int:
@@ -227,6 +271,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--history", action="append", metavar="Q",
                    help="an earlier question of the conversation (repeat for several, oldest first)")
     p.set_defaults(func=cmd_ask)
+
+    p = sub.add_parser("claims", parents=[common], help="the result claims extracted from the abstracts, as data",
+                       epilog="example: python -m rag claims --dataset ImageNet --metric top-1 --min 80 --csv > top1.csv")
+    p.add_argument("--dataset", help="dataset or benchmark (ImageNet also finds ImageNet-1k, ILSVRC-2012)")
+    p.add_argument("--metric", help="metric, e.g. 'top-1 accuracy', mAP, FID, speedup (substring match)")
+    p.add_argument("--min", type=float, help="smallest value to keep")
+    p.add_argument("--max", type=float, help="largest value to keep")
+    p.add_argument("--flag", choices=["no_extra_data", "extra_data", "zero_shot", "data_free", "training_free"],
+                   help="only papers that state this")
+    p.add_argument("--paper", help="only this paper id")
+    p.add_argument("--csv", action="store_true", help="print CSV (for a spreadsheet)")
+    p.set_defaults(func=cmd_claims)
     return parser
 
 
@@ -240,6 +296,9 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # `python -m rag claims --csv | head`: the reader stopped, not an error
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
 
 
 if __name__ == "__main__":

@@ -4,6 +4,7 @@ timeouts and retries. Failures become LLMError; the service falls back to extrac
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -15,7 +16,7 @@ from rag.question import QuestionPlan
 from rag.settings import Settings
 from rag.text import content_terms, split_sentences
 from rag.tokens import count_tokens
-from rag.types import Answer, Citation, Hit, Usage
+from rag.types import Answer, Citation, Hit, TableRow, Usage
 
 
 @dataclass
@@ -124,8 +125,18 @@ def guidance(plan: QuestionPlan) -> str:
     return text
 
 
+def table_context(rows: list[TableRow]) -> str:
+    """The result rows of a table question as structured context (JSON lines)."""
+    if not rows:
+        return ""
+    lines = [json.dumps({k: v for k, v in r.model_dump().items() if k not in ("title", "quote")}) for r in rows]
+    return ("\nResult rows extracted from these sources (one per claim; [n] is the source, values verbatim). "
+            "Answer from these rows: compare their values as given and cite each row's [n]; list every "
+            "qualifying row:\n" + "\n".join(lines) + "\n")
+
+
 def stream_llm_answer(
-    plan: QuestionPlan, hits: list[Hit], settings: Settings, *, llm: Any = None
+    plan: QuestionPlan, hits: list[Hit], settings: Settings, *, llm: Any = None, table: list[TableRow] | None = None
 ) -> Iterator[str | Answer]:
     """Yield text deltas as they arrive, then the final Answer. Raises LLMError."""
     import openai
@@ -136,7 +147,9 @@ def stream_llm_answer(
     budget = max(200, settings.context_tokens)
     ctx = pack_context(hits, budget)
     question = plan.question
-    user = render("answer_user", sources=ctx.text, question=plan.corrected, guidance=guidance(plan))
+    rows = [r for r in table or [] if r.n <= len(ctx.hits)]
+    user = render("answer_user", sources=ctx.text, question=plan.corrected, guidance=guidance(plan),
+                  table=table_context(rows))
     messages = [ChatMessage(role="system", content=system), ChatMessage(role="user", content=user)]
     usage = Usage(prompt_tokens=count_tokens(system) + count_tokens(user))
     parts: list[str] = []
@@ -158,7 +171,9 @@ def stream_llm_answer(
     if not raw.strip():
         raise LLMError(f"the LLM server at {where} returned an empty or unreadable answer")
     usage.completion_tokens = count_tokens(raw)
-    yield build_answer(question, raw, ctx, usage, hits)
+    answer = build_answer(question, raw, ctx, usage, hits)
+    answer.table = rows
+    yield answer
 
 
 class OpenAIAnswerer:
@@ -170,5 +185,5 @@ class OpenAIAnswerer:
         self.settings = settings
         self.llm = llm
 
-    def stream(self, plan: QuestionPlan, hits: list[Hit]) -> Iterator[str | Answer]:
-        yield from stream_llm_answer(plan, hits, self.settings, llm=self.llm)
+    def stream(self, plan: QuestionPlan, hits: list[Hit], table: list[TableRow] | None = None) -> Iterator[str | Answer]:
+        yield from stream_llm_answer(plan, hits, self.settings, llm=self.llm, table=table)

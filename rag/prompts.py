@@ -19,7 +19,7 @@ ABSTAIN_PHRASE = "The collection does not answer this question."
 #: template name -> the placeholders the code fills
 FIELDS: dict[str, frozenset[str]] = {
     "answer_system": frozenset({"abstain_phrase"}),
-    "answer_user": frozenset({"sources", "question", "guidance"}),
+    "answer_user": frozenset({"sources", "question", "guidance", "table"}),
     "condense_question": frozenset({"history", "question"}),
 }
 

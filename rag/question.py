@@ -95,7 +95,8 @@ _DATASET = re.compile(r"^(imagenet|cifar|coco|ms-?coco|mnist|svhn|pascal|voc|ade
                       r"imdb|sst|mnli|ogb|cora|ucf|hmdb|mamem|benchmark|jft|laion|openwebtext)", re.I)
 _CONSTRAINTS = {
     "without extra data": re.compile(r"\bwithout (any )?(extra|additional|external|more) (training )?data\b|\bno (extra|additional|external) data\b", re.I),
-    "uses extra data": re.compile(r"\b(with|using) (extra|additional|external|unlabell?ed) (training )?data\b", re.I),
+    "uses extra data": re.compile(r"(?<!without )\b(with|using|uses?|used|leverag\w+|trained on) (extra|additional|external|unlabell?ed|web) "
+                                r"(training )?(data|images)\b|\bextra (training )?data beyond\b|\bbeyond (ImageNet|IN-1k)\b|\bJFT\b", re.I),
     "zero-shot": re.compile(r"\bzero-shot\b", re.I),
     "data-free": re.compile(r"\bdata-free\b|\bwithout (any )?(training )?data\b", re.I),
     "training-free": re.compile(r"\btraining-free\b|\bwithout (re)?training\b", re.I),

@@ -10,6 +10,7 @@ from typing import Any, Literal
 from rag.answer import Answerer, ExtractiveAnswerer, extractive_answer
 from rag.corpus import CorpusReport, load_corpus
 from rag.embed import Embedder, get_embedder
+from rag.evidence import display_name
 from rag.errors import ConfigError, LLMError, QuestionError
 from rag.followup import Turn, interpret
 from rag.index import IngestStats, Progress, index_exists, ingest, open_index
@@ -19,7 +20,9 @@ from rag.question import QuestionPlan
 from rag.prompts import check_all
 from rag.retrieve import Filters, Mode, Retriever
 from rag.settings import Settings, get_settings
-from rag.types import Answer, Hit, Paper
+from rag.table_answer import ClaimTables
+from rag.types import Answer, Claim, Hit, Paper
+from rag.vocabulary import ClaimVocabulary
 
 BackendChoice = Literal["auto", "extractive", "openai"]
 
@@ -32,6 +35,7 @@ class RagService:
         self.embedder = embedder
         self.llm = llm  # an injected llama-index LLM (tests); else built from settings
         self._retriever: Retriever | None = None
+        self._tables: ClaimTables | None = None
         self._corpus: CorpusReport | None = None
         self._lock = threading.Lock()  # the page answers several sessions at once
         check_all()
@@ -64,6 +68,7 @@ class RagService:
         stats = ingest(report.papers, self.settings, embedder=self._embedder(), rebuild=rebuild, progress=progress)
         stats.warnings = report.warnings
         self._retriever = None
+        self._tables = None
         return report, stats
 
     def ensure_index(self, progress: Progress | None = None) -> bool:
@@ -102,6 +107,23 @@ class RagService:
         q = self.check_question(query)
         return self.retriever.search(q, top_k=top_k or self.settings.search_top_k, mode=mode, filters=filters,
                                      cutoff=cutoff)
+
+    def tables(self) -> ClaimTables:
+        """The collection's result claims, for table questions and `python -m rag claims`."""
+        retriever = self.retriever
+        with self._lock:
+            if self._tables is None or self._tables.store is not retriever.index.claims:
+                papers = {p.paper_id: p for p in retriever.papers}
+                self._tables = ClaimTables(
+                    store=retriever.index.claims, papers=papers,
+                    vocab=ClaimVocabulary.build([p.abstract for p in papers.values()]),
+                    name_of=lambda p: display_name(p, retriever.lexicon),
+                )
+            return self._tables
+
+    def claims(self, **filters: Any) -> list[Claim]:
+        """Claims matching the filters of `ClaimStore.query` (dataset, metric, min_value, ...)."""
+        return self.retriever.index.claims.query(**filters)
 
     def papers(self) -> list[Paper]:
         """Every indexed paper."""
@@ -174,6 +196,20 @@ class RagService:
         if meaning.scope:
             filters = replace(filters or Filters(), paper_ids=frozenset(meaning.scope))
         plan = self.retriever.plan(q)
+        tables = self.tables()
+        query = tables.query(plan)
+        if query is not None:  # a question over many papers' numbers: answered from the claims
+            table = tables.answer(plan, query, tables.run(query, admits=filters.admits if filters else None))
+            if on_hits:
+                on_hits(table.hits)
+            events = iter([table]) if chosen == "extractive" else self._answer(plan, table.hits, chosen, table=table)
+            for event in events:
+                if isinstance(event, Answer):
+                    event.question = original
+                    event.interpreted_as = q if meaning.rewritten else None
+                    event.scope = meaning.scope
+                yield event
+            return
         hits = self.retrieve(plan, top_k=top_k, filters=filters)
         if on_hits:
             on_hits(hits)
@@ -190,11 +226,16 @@ class RagService:
             return OpenAIAnswerer(self.settings, llm=self.llm)
         return ExtractiveAnswerer(self.retriever, self.settings)
 
-    def _answer(self, plan: QuestionPlan, hits: list[Hit], backend: str) -> Iterator[str | Answer]:
+    def _answer(self, plan: QuestionPlan, hits: list[Hit], backend: str,
+                table: Answer | None = None) -> Iterator[str | Answer]:
         try:
-            yield from self.answerer(backend).stream(plan, hits)
+            answerer = self.answerer(backend)
+            if table is not None and isinstance(answerer, OpenAIAnswerer):
+                yield from answerer.stream(plan, hits, table=table.table)
+            else:
+                yield from answerer.stream(plan, hits)
         except LLMError as exc:
-            fallback = extractive_answer(plan, hits, self.retriever, self.settings)
+            fallback = table.model_copy() if table is not None else extractive_answer(plan, hits, self.retriever, self.settings)
             fallback.notice = f"{str(exc)[0].upper()}{str(exc)[1:]}; showing the extractive answer instead."
             yield fallback
 

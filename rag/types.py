@@ -89,6 +89,22 @@ class Usage(BaseModel):
     completion_tokens: int = 0
 
 
+class TableRow(BaseModel):
+    """One row of a results table: a claim of a cited paper ('[n]' is its citation)."""
+
+    n: int
+    paper_id: str
+    title: str
+    method: str
+    dataset: str = ""
+    metric: str = ""
+    value: str = Field("", description="As written in the quote; '' when the paper states the comparison without a number.")
+    unit: str = ""
+    compared_with: str = ""
+    flags: list[str] = Field(default_factory=list)
+    quote: str = Field(description="The abstract sentence the row comes from, verbatim.")
+
+
 class Answer(BaseModel):
     """What `ask` returns, whatever the backend."""
 
@@ -106,3 +122,42 @@ class Answer(BaseModel):
     scope: list[str] = Field(
         default_factory=list, description="Paper ids the search was limited to (a follow-up about 'those')."
     )
+    table: list[TableRow] = Field(
+        default_factory=list, description="Result rows, for questions over many papers' numbers; empty otherwise."
+    )
+
+
+class Claim(BaseModel):
+    """One result an abstract states: a value of a metric, for a method, on a dataset,
+    with the exact sentence it comes from (so every table cell is citable)."""
+
+    paper_id: str
+    method: str = Field("", description="The method the value belongs to, as named; '' = the paper's own, unnamed.")
+    own: bool = Field(True, description="The paper's own method; False for a baseline's or prior work's number.")
+    dataset: str = Field("", description="The dataset/benchmark as written; '' when the abstract names none.")
+    task: str = ""
+    metric: str = Field("", description="Canonical metric ('top-1 accuracy', 'mAP', 'speedup', ...).")
+    value: str = Field(description="The number exactly as written in the sentence ('76.3', '1.2M').")
+    number: float
+    magnitude: str = Field("", description="K, M, B... ('1.2M', '25 million'); `scaled` applies it.")
+    unit: str = ""
+    direction: Literal["higher", "lower", ""] = ""
+    compared_with: str = Field("", description="What the sentence compares the value with, when it says.")
+    relative: bool = Field(False, description="A gain or ratio over something ('by 2.1%', '2x faster'), not a score.")
+    flags: list[str] = Field(default_factory=list, description="Paper-level flags: no_extra_data, extra_data, zero_shot, ...")
+    sentence: str
+    position: int = Field(0, description="Index of the sentence in the paper's abstract.")
+
+    @property
+    def scaled(self) -> float:
+        from rag.quantities import MAGNITUDE_FACTORS
+
+        return self.number * MAGNITUDE_FACTORS.get(self.magnitude, 1.0)
+
+
+class FlagMention(BaseModel):
+    """A paper-level flag ('without extra data', 'pre-trained on JFT-300M') and the sentence stating it."""
+
+    paper_id: str
+    flag: str
+    sentence: str

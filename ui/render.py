@@ -82,11 +82,37 @@ def chat_message(answer: Answer, turn: int) -> str:
         parts.append(esc_md(answer.text))
     else:
         parts.append(_paragraphs(linked_text(answer.text, turn, max((c.n for c in answer.citations), default=0))))
+        if answer.table:
+            parts.append(table_html(answer, turn))
     cited = len(answer.citations)
     parts.append(
         f'<span class="meta">{esc_md(answer.backend)} · {len(answer.hits)} papers retrieved, {cited} cited</span>'
     )
     return "\n\n".join(parts)
+
+
+TABLE_COLUMNS = ("[n]", "paper", "method", "dataset", "metric", "value", "compared with", "flags")
+
+
+def table_html(answer: Answer, turn: int) -> str:
+    """A table answer's rows (sortable by any column, CSV download; page.js does both).
+    Each row's [n] links to its source card like the citations in the text."""
+    if not answer.table:
+        return ""
+    n_sources = max((c.n for c in answer.citations), default=0)
+    head = "".join(f"<th>{esc(c)}</th>" for c in TABLE_COLUMNS)
+    body = []
+    for r in answer.table:
+        cite = (f'<a class="cite" href="#{source_id(turn, r.n)}" title="Show source {r.n}">[{r.n}]</a>'
+                if 1 <= r.n <= n_sources else f"[{r.n}]")
+        value = f"{r.value}{r.unit}" if r.unit in ("%", "×") else f"{r.value} {r.unit}".strip()
+        cells = [esc(x) for x in (r.title, r.method, r.dataset, r.metric, value, r.compared_with, ", ".join(r.flags))]
+        numeric = f' data-sort="{r.value.replace(",", "")}"' if r.value else ""
+        body.append(f"<tr><td>{cite}</td>" + "".join(
+            f"<td{numeric if i == 4 else ''}>{c}</td>" for i, c in enumerate(cells)) + "</tr>")
+    return (f'<div class="claims-table"><table class="claims" data-turn="{turn}"><thead><tr>{head}</tr></thead>'
+            f'<tbody>{"".join(body)}</tbody></table>'
+            f'<a class="table-csv" href="#" title="Download this table as CSV">⬇ table as CSV</a></div>')
 
 
 def streaming_message(partial: str, turn: int, n_sources: int) -> str:

@@ -26,4 +26,37 @@
     const rect = box ? box.getBoundingClientRect() : null;
     if (rect && (rect.top < 0 || rect.bottom > window.innerHeight)) box.scrollIntoView({ block: "nearest" });
   }, true);
+  // A results table: a click on a column header sorts by it (numbers numerically),
+  // "table as CSV" downloads the rows as shown.
+  document.addEventListener("click", (ev) => {
+    const th = ev.target.closest && ev.target.closest("table.claims th");
+    if (th) {
+      const table = th.closest("table");
+      const col = Array.from(th.parentElement.children).indexOf(th);
+      const asc = th.dataset.dir !== "asc";
+      table.querySelectorAll("th").forEach((h) => delete h.dataset.dir);
+      th.dataset.dir = asc ? "asc" : "desc";
+      const key = (tr) => {
+        const td = tr.children[col];
+        const n = parseFloat(td.dataset.sort !== undefined ? td.dataset.sort : td.textContent.replace(/[\[\]]/g, ""));
+        return Number.isNaN(n) ? td.textContent.trim().toLowerCase() : n;
+      };
+      const rows = Array.from(table.tBodies[0].rows);
+      rows.sort((a, b) => { const x = key(a), y = key(b); return (x > y ? 1 : x < y ? -1 : 0) * (asc ? 1 : -1); });
+      rows.forEach((r) => table.tBodies[0].appendChild(r));
+      return;
+    }
+    const link = ev.target.closest && ev.target.closest("a.table-csv");
+    if (!link) return;
+    ev.preventDefault();
+    const table = link.parentElement.querySelector("table.claims");
+    const quote = (t) => /[",\n]/.test(t) ? '"' + t.replace(/"/g, '""') + '"' : t;
+    const csv = Array.from(table.rows).map((tr) => Array.from(tr.cells).map((c) => quote(c.textContent.trim())).join(",")).join("\n");
+    const a = document.createElement("a");
+    a.href = URL.createObjectURL(new Blob([csv + "\n"], { type: "text/csv" }));
+    a.download = "results-table.csv";
+    document.body.appendChild(a);
+    a.click();
+    a.remove();
+  }, true);
 }
