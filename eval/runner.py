@@ -150,6 +150,16 @@ def run(service: RagService, answerer: Any = None, items: list[dict[str, Any]] |
         result["splits"][name] = run_split(service, split_items, answerer, judge, baselines, progress, desc=name, llm=llm)
     if items is None:
         result["names"] = name_probe(service)
+        from eval.claims import run as run_claims
+
+        claims = run_claims([s for s in data if s in SPLITS])
+        for name in data:
+            c = claims[name]
+            result["splits"][name]["summary"].update({
+                "claims_number_recall": c["numbers"]["recall"], "claims_value_metric_f1": c["value_metric"]["f1"],
+                "claims_full_f1": c["full_claim"]["f1"], "claims_right_method": c["right_method_precision"],
+                "claims_flag_precision": c["flags"]["precision"], "claims_deterministic": float(claims["deterministic"]),
+            })
     result["judge_accuracy"] = judge_accuracy(judge, service)
     result["seconds"] = round(time.perf_counter() - t0, 1)
     return result
@@ -227,6 +237,10 @@ REPORT_ROWS = [
     ("table_recall", "table questions: paper recall"), ("table_precision", "table questions: paper precision"),
     ("table_cell_precision", "table questions: cell precision"), ("table_best_correct", "table questions: best row is the gold best"),
     ("table_empty_correct", "table questions with no answer: table empty"),
+    ("claims_number_recall", "claims (hand-labelled abstracts): number recall"),
+    ("claims_value_metric_f1", "claims: (value, metric) F1"), ("claims_full_f1", "claims: full (method, dataset, metric, value) F1"),
+    ("claims_right_method", "claims: right-method precision"), ("claims_flag_precision", "claims: flag precision"),
+    ("claims_deterministic", "claims: identical on a second run"),
     ("llm_faithfulness", "LLM judge: faithfulness (llama-index)"), ("llm_correctness", "LLM judge: correctness / 5"),
 ]
 

@@ -48,8 +48,9 @@ class Turn(BaseModel):
             question=answer.interpreted_as or answer.question,
             answer=answer.text,
             abstained=answer.abstained,
-            cited=[c.paper_id for c in answer.citations],
-            titles=[c.title for c in answer.citations],
+            # "those" after a results table are its rows' papers, not the borderline ones also cited
+            cited=[c.paper_id for c in answer.citations if not answer.table or c.paper_id in {r.paper_id for r in answer.table}],
+            titles=[c.title for c in answer.citations if not answer.table or c.paper_id in {r.paper_id for r in answer.table}],
         )
 
 

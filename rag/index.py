@@ -198,8 +198,6 @@ def ingest(
     bm25 = BM25Retriever.from_defaults(nodes=_paper_nodes(papers), similarity_top_k=min(settings.candidate_k, len(papers)))
     bm25.persist(str(gen / "bm25"))
     (gen / "papers.json").write_text(json.dumps([p.model_dump(mode="json") for p in papers]))
-    if progress:
-        progress("claims", 0, len(papers))
     claims, flags = build_claims(papers)  # rules over every abstract: about a second for 500 papers
     write_claims(gen / CLAIMS_FILE, claims, flags)
     stats.claims = len(claims)

@@ -40,7 +40,7 @@ _BEAT = re.compile(r"\b(?:beat|beats|beating|outperform\w*|surpass\w*|better tha
 _MORE = r"more than|higher than|greater than|better than|over|above|at least|exceed\w*|beyond|>=?|≥"
 _LESS = r"less than|lower than|below|under|fewer than|smaller than|at most|<=?|≤"
 _THRESHOLD = re.compile(rf"(?P<op>{_MORE}|{_LESS})\s*(?P<n>\d[\d.,]*\s*(?:%|x\b|×|times|points|[KMB]\b|million|billion)?)", re.I)
-_MAX = re.compile(r"\b(best|highest|top|largest|most accurate|state[- ]of[- ]the[- ]art|sota|strongest|fastest|greatest|"
+_MAX = re.compile(r"\b(best|highest|top(?![-\s]?\d)|largest|most accurate|state[- ]of[- ]the[- ]art|sota|strongest|fastest|greatest|"
                   r"biggest|maximum)\b", re.I)
 _MIN = re.compile(r"\b(lowest|smallest|least|fewest|minimum|cheapest|tiniest)\b", re.I)
 _REPORT = re.compile(r"\b(report\w*|values?|numbers?|results?|scores?|what (do|does) they get|how (big|much|large|high)|"
@@ -94,9 +94,25 @@ def _dataset_in(question: str, vocab: ClaimVocabulary, families: dict[str, str])
     return "", ""
 
 
+def _over_many(plan: QuestionPlan) -> bool:
+    """The question asks across papers: a list, a superlative, "which methods ...", "any paper ..."
+    (not "does X beat Y?" or "what does X get?", which are about one paper)."""
+    q = plan.corrected
+    anyone = bool(re.search(r"\b(any|some)\s+(\w+\s+)?(papers?|methods?|models?|works?|approach(es)?)\b", q, re.I))
+    if re.match(r"^\s*(does|do|did|is|are|can|could|was|were|has|have|will)\b", q, re.I) and not anyone:
+        return False
+    if plan.intent == "compare" and not anyone:
+        return False
+    return plan.intent in ("list", "best") or anyone or bool(re.search(
+        r"\b(papers|methods|models|works|approaches|architectures|detectors|retrievers|networks|systems|results|numbers|values)\b"
+        r"|\b(best|highest|lowest|smallest|largest)\b", q, re.I))
+
+
 def table_query(plan: QuestionPlan, vocab: ClaimVocabulary, families: dict[str, str]) -> TableQuery | None:
     """The table question `plan` asks, or None when it is not one."""
     q = plan.corrected
+    if not _over_many(plan):
+        return None
     metric = vocab.find_metric(q)
     dataset, family = _dataset_in(q, vocab, families)
     flag = next((CONSTRAINT_FLAGS[c] for c in plan.constraints if c in CONSTRAINT_FLAGS), "")
@@ -118,6 +134,8 @@ def table_query(plan: QuestionPlan, vocab: ClaimVocabulary, families: dict[str, 
             more = re.fullmatch(_MORE, threshold.group("op"), re.I)
             op = "more_than" if more else "less_than"
             thresh = values[0].scaled
+            if _names_a_method(plan, vocab):
+                return None
             return TableQuery(op=op, metric=metric, dataset=dataset, family=family, threshold=thresh,
                               threshold_text=threshold.group(0).strip(), threshold_unit=values[0].unit, flag=flag)
     if op is None and (metric or dataset) and plan.intent in ("best", "which", "list", "lookup"):
@@ -125,14 +143,18 @@ def table_query(plan: QuestionPlan, vocab: ClaimVocabulary, families: dict[str, 
             op = "min"
         elif _MAX.search(q):
             op = "best" if not re.search(r"\b(highest|largest|biggest|maximum)\b", q, re.I) else "max"
-    if op is None and (metric or flag) and (dataset or flag or metric) and plan.intent in ("list", "which", "best") \
-            and _REPORT.search(q):
+    if op is None and metric and plan.intent in ("list", "which", "best") and _REPORT.search(q):
         op = "report"
     if op is None:
         return None
-    if op != "beat" and any(e.kind == "name" and e.role == "subject" and not e.soft and e.paper for e in plan.entities):
-        return None
+    if op != "beat" and _names_a_method(plan, vocab):
+        return None  # "What top-1 accuracy does GhostNetV2 achieve?" asks about one paper
     return TableQuery(op=op, metric=metric, dataset=dataset, family=family, baseline=baseline, flag=flag)
+
+
+def _names_a_method(plan: QuestionPlan, vocab: ClaimVocabulary) -> bool:
+    return any(e.kind == "name" and e.role == "subject" and not e.soft and not vocab.dataset_pattern.fullmatch(e.text)
+               and name_key(e.text) not in _DATASET_ALIASES and not vocab.find_metric(e.text) for e in plan.entities)
 
 
 def _metric_ok(asked: str, claim: Claim) -> bool:

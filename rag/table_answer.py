@@ -108,11 +108,12 @@ def _summary(query: TableQuery, result: TableResult, rows: list[TableRow]) -> st
     flag = f" with {FLAG_WORDS[query.flag]}" if query.flag and query.flag != "no_extra_data" else (
         " without extra data" if query.flag == "no_extra_data" else "")
     if query.op == "beat":
-        head = (f"{_papers_phrase(n)} claim to beat {query.baseline}{flag}"
+        head = (f"{_papers_phrase(n)} {'claims' if n == 1 else 'claim'} to beat {query.baseline}{flag}"
                 + (f" on {query.dataset}" if query.dataset else "") + ": "
                 + ", ".join(_row_ref(r) for r in _first_per_paper(rows)) + ".") if n else \
             f"No paper in the collection claims to beat {query.baseline}{flag}."
-        return head + f" ({_papers_phrase(result.considered)} mention {query.baseline}; {n} claim to beat it.)"
+        mention = "mentions" if result.considered == 1 else "mention"
+        return head + f" ({_papers_phrase(result.considered)} {mention} {query.baseline}; {n} {'claims' if n == 1 else 'claim'} to beat it.)"
     if not n:
         closest = f" {_papers_phrase(result.considered)} report {what}{flag}, none of them " \
                   f"{'above' if query.op == 'more_than' else 'below'} {query.threshold_text.split(' ', 1)[-1]}." \
@@ -132,7 +133,7 @@ def _summary(query: TableQuery, result: TableResult, rows: list[TableRow]) -> st
     listed = ", ".join(_row_ref(r) for r in _first_per_paper(rows)[:12])
     more = f" and {len(papers) - 12} more (table)" if len(papers) > 12 else ""
     of = f" (of {_papers_phrase(result.considered)} that report {what})" if query.threshold is not None and result.considered else ""
-    return f"{_papers_phrase(n)} report {what}{cond}{flag}{of}: {listed}{more}."
+    return f"{_papers_phrase(n)} {'reports' if n == 1 else 'report'} {what}{cond}{flag}{of}: {listed}{more}."
 
 
 def _first_per_paper(rows: list[TableRow]) -> list[TableRow]:

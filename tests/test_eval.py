@@ -18,12 +18,19 @@ def test_dataset_is_sound(corpus, split):
     papers = {p.paper_id: p for p in corpus.papers}
     types = [i["type"] for i in items]
     assert len(items) >= 80 and types.count("list") >= 10 and types.count("unanswerable") >= 10
-    assert {"fact", "which", "list", "compare", "yesno", "unanswerable"} <= set(types)
+    assert {"fact", "which", "list", "compare", "yesno", "unanswerable", "table"} <= set(types)
+    assert types.count("table") >= 15
     assert len({i["id"] for i in items}) == len(items)
     for item in items:
         assert all(g in papers for g in item["gold"]), item["id"]
-        assert item["gold"] or item["type"] == "unanswerable", item["id"]
+        assert item["gold"] or item["type"] in ("unanswerable", "table"), item["id"]
         text = " ".join(" ".join(f"{papers[g].title} {papers[g].abstract}" for g in item["gold"]).lower().split())
+        if item["type"] == "table":  # exhaustive gold rows, each an exact sentence of its paper
+            assert item["gold"] == list(dict.fromkeys(r["paper_id"] for r in item["gold_rows"])), item["id"]
+            for row in item["gold_rows"]:
+                assert row["sentence"] in papers[row["paper_id"]].abstract, item["id"]
+            assert item["greps"], item["id"]
+            continue
         for key in item["key_strings"]:
             assert " ".join(key.lower().split()) in text, (item["id"], key)
         if item["type"] == "list" and not item.get("history"):

@@ -59,7 +59,8 @@ def test_llm_failure_falls_back_to_the_heuristic(openai_server, tmp_path):
 def test_service_answers_a_follow_up_within_the_previous_papers(service: RagService):
     first = service.ask("which methods beat ResNet-50 without extra data?")
     follow = service.ask("and which of those use distillation?", history=[Turn.from_answer(first)])
-    prev = {c.paper_id for c in first.citations}
+    prev = set(Turn.from_answer(first).cited)  # a results table: its rows' papers
+    assert prev and prev == {r.paper_id for r in first.table}
     assert follow.interpreted_as == "Which of the papers use distillation?"
     assert set(follow.scope) == prev
     assert follow.citations and {c.paper_id for c in follow.citations} <= prev

@@ -271,3 +271,35 @@ def test_controls_limit_sources_and_filter_by_code_and_year(page, url, service):
     ids = page.locator("#turn-1 details.src").evaluate_all("els => els.map(e => e.dataset.paper)")
     years = {p.paper_id: p.year for p in service.corpus().papers}
     assert ids and all((years[i] or 0) >= 2023 for i in ids)
+
+
+TABLE_Q = "Which papers report more than 80% top-1 accuracy on ImageNet?"
+
+
+def test_table_answer_is_sortable_linked_and_downloads_as_csv(page, url, service):
+    page.goto(url)
+    ask(page, TABLE_Q)
+    msg = last_answer(page)
+    expected = service.ask(TABLE_Q)
+    rows = msg.locator("table.claims tbody tr")
+    expect(rows).to_have_count(len(expected.table))
+    value_col = msg.locator("table.claims th", has_text="value")
+
+    def values() -> list[float]:
+        return [float(t.rstrip("%")) for t in msg.locator("table.claims tbody tr td:nth-child(7)").all_inner_texts()]
+
+    assert values() == sorted(values(), reverse=True)  # best first, as composed
+    value_col.click()
+    expect(value_col).to_have_attribute("data-dir", "asc")
+    assert values() == sorted(values())
+    # a row's [n] opens its source card, like a citation in the text
+    first = rows.first.locator("a.cite")
+    n = int(first.inner_text().strip("[]"))
+    first.click()
+    expect(page.locator(f"#src-0-{n}")).to_have_class("src active")
+    with page.expect_download() as info:
+        msg.locator("a.table-csv").click()
+    text = Path(info.value.path()).read_text()
+    lines = text.strip().splitlines()
+    assert lines[0].startswith("[n],paper,method") and len(lines) == len(expected.table) + 1
+    assert page.errors == []
