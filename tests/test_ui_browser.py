@@ -286,7 +286,7 @@ def test_table_answer_is_sortable_linked_and_downloads_as_csv(page, url, service
     value_col = msg.locator("table.claims th", has_text="value")
 
     def values() -> list[float]:
-        return [float(t.rstrip("%")) for t in msg.locator("table.claims tbody tr td:nth-child(7)").all_inner_texts()]
+        return [float(t.rstrip("%")) for t in msg.locator("table.claims tbody tr td:nth-child(6)").all_inner_texts()]
 
     assert values() == sorted(values(), reverse=True)  # best first, as composed
     value_col.click()
