@@ -37,9 +37,6 @@ _COMPARE = re.compile(r"\b(?:outperform\w*|surpass\w*|beat(?:s|ing)?|exceed\w*|(
                       r"(?:the\s+|a\s+|an\s+|its\s+|their\s+)?", re.I)
 _TARGET_END = re.compile(r"\s*(?:[,;:.()]|\bby\b|\bon\b|\bin\b|\bwith\b|\bwhile\b|\bwhich\b|\bat\b|\bfor\b|\band\b|\bwhen\b|"
                          r"\bacross\b|\bwithout\b|\bthat\b|\busing\b|\s\d)", re.I)
-_BASELINE_BEFORE = re.compile(r"(?:\b(?:than|compared (?:to|with)|vs\.?|versus|from|over|baseline(?:'s)?|previous(?: best)?|"
-                              r"prior(?: best)?|state[- ]of[- ]the[- ]art(?: of)?)\s+(?:\S+\s+){0,4}?(?:of\s+|at\s+|with\s+)?|"
-                              r"['’]s\s+|\(\s*)$", re.I)
 _OTHERS = re.compile(r"\b(?:today's|current|existing|previous|prior|other|competing|conventional|state-of-the-art|best)\s+"
                      r"(?:[\w\-]+\s+)?(?:models|methods|approaches|networks|systems|works|detectors|architectures)\b", re.I)
 _GAIN_LATER = re.compile(r"^\s*(?:[\w\-]+\s+){1,3}?(?:improvements?|gains?|increases?|drops?|loss|degradation|"

@@ -49,7 +49,6 @@ _REPORT = re.compile(r"\b(report\w*|values?|numbers?|results?|scores?|what (do|d
 _DATASET_ALIASES = {name_key(k): v for k, v in {"IN-1k": "imagenet", "IN1k": "imagenet", "ILSVRC": "imagenet",
                                                  "MSCOCO": "coco", "CIFAR10": "cifar 10", "CIFAR100": "cifar 100"}.items()}
 _OWN_SUBJECT = re.compile(r"\b(we|our|ours|the proposed|this (method|model|approach|architecture|network))\b", re.I)
-_COMPARE_NEAR = r"(?:outperform\w*|surpass\w*|beat\w*|better than|exceed\w*|superior to|improv\w* (?:on|over|upon)|over|than|against|vs\.?)"
 
 
 @dataclass(frozen=True)
@@ -192,7 +191,7 @@ def _improves(text: str, baseline: str) -> bool:
     return any(_mentions_baseline(" ".join(text[m.end():].split()[:2]), baseline) for m in _IMPROVES.finditer(text))
 
 
-def _has_flag(claim: Claim | None, paper_flags: set[str], flag: str, sentence: str) -> bool:
+def _has_flag(paper_flags: set[str], flag: str, sentence: str) -> bool:
     if flag == "zero_shot" and re.search(r"zero-?shot", sentence, re.I):
         return True
     return flag in paper_flags
@@ -281,7 +280,7 @@ def run_table(query: TableQuery, claims: list[Claim], papers: dict[str, Paper],
     if query.flag:
         kept = []
         for c, paper, quote in rows:
-            if _has_flag(c, flags_of.get(paper.paper_id, set()), query.flag, quote):
+            if _has_flag(flags_of.get(paper.paper_id, set()), query.flag, quote):
                 kept.append((c, paper, quote))
             elif query.flag == "no_extra_data" and "extra_data" in flags_of.get(paper.paper_id, set()):
                 excluded.append((paper, "uses extra training data", quote))
