@@ -17,7 +17,7 @@ from rag.text import name_key, split_sentences
 from rag.types import Claim, FlagMention
 from rag.vocabulary import FLAG_PATTERNS, ClaimVocabulary, dataset_family
 
-CLAIMS_VERSION = "1"
+CLAIMS_VERSION = "2"
 
 _RESULT_UNITS = {"%", "×", "points", "dB", "FPS", "ms", "s", "min", "h", "days", "GPU days", "GB", "MB", "KB", "TB",
                  "FLOPs", "GFLOPs", "MFLOPs", "TFLOPs", "MACs", "GMACs", "mJ", "J", "W", "mW", "kWh", "$", "bits/min",
@@ -43,6 +43,7 @@ _GAIN_LATER = re.compile(r"^\s*(?:[\w\-]+\s+){1,3}?(?:improvements?|gains?|incre
                          r"reductions?|decreases?|boosts?)\b", re.I)  # "0.76% top-1 accuracy drop"
 _LIST_GAP = re.compile(r"\s*(?:\S+\s+){0,2}?(?:,|and|or|&)\s*(?:\S+\s+){0,1}?", re.I)
 _FROM_TO = re.compile(r"\bfrom\s+$", re.I)
+_TO_NEXT = re.compile(r"^\s*\S*\s+(?:[\w-]+\s+){0,4}?to\s+(?:\w+\s+)?\d")  # "from 91.27% with regular augmentation to 94.54%"
 _FIRST_PERSON = re.compile(r"\b(we|our|ours|this (paper|work|approach|method|model)|the proposed|proposed)\b", re.I)
 _PROPOSAL = re.compile(r"\b(we|this paper|this work|in this paper)\b[^.]{0,60}\b(propos\w*|present\w*|introduc\w*|develop\w*|"
                        r"design\w*|describ\w*)\b|\b(is|are) (proposed|introduced|presented)\b", re.I)
@@ -59,7 +60,9 @@ _NAMEY = NAME_PATTERN
 _AFTER_LINK = re.compile(r"\s*(?:(?:higher|lower|absolute|relative|better|worse|improvements?|gains?|increases?|reductions?|drops?|"
                          r"boosts?|fewer|less|more|smaller|larger|of|in|the|on|average|mean|overall|test|val|validation|"
                          r"single-model|model|inference|training|end-to-end|wall-clock|peak|total|box|mask|zero-shot|few-shot|"
-                         r"linear|linear-probe|transfer|fine-tuned|classification|detection|segmentation|test)\s+)*", re.I)
+                         r"linear|linear-probe|transfer|fine-tuned|classification|detection|segmentation|test)\s+)*"
+                         r"(?:(?:improvements?|gains?|increases?|reductions?|drops?|boosts?|decreases?)\s+(?:in|of|on)\s+"
+                         r"(?:the\s+)?(?:[\w-]+\s+){0,3}?)?", re.I)  # "19.7% improvement in flow prediction accuracy"
 _UNIT_METRIC = {"dB": "PSNR", "FPS": "FPS", "GB": "memory", "MB": "memory", "ms": "latency", "bits/min": "ITR",
                 "FLOPs": "FLOPs", "GFLOPs": "FLOPs", "MFLOPs": "FLOPs", "TFLOPs": "FLOPs", "MACs": "FLOPs",
                 "GMACs": "FLOPs", "mJ": "energy", "J": "energy", "W": "energy", "kWh": "energy",
@@ -96,9 +99,15 @@ class Extractor:
         self.vocab = vocab
 
     # -- pieces ----------------------------------------------------------------------------
-    def metric_for(self, sentence: str, q: Quantity) -> tuple[str, bool]:
-        """(canonical metric, whether it is written right next to the number)."""
-        after = sentence[q.end:q.end + 60]
+    def metric_for(self, sentence: str, q: Quantity, others: list[Quantity] = ()) -> tuple[str, bool]:
+        """(canonical metric, whether it is written right next to the number).
+
+        The units of the sentence's `others` quantities ("167M FLOPs") are theirs: masked out.
+        """
+        for o in others:
+            if o is not q and (o.end <= q.start or o.start >= q.end):
+                sentence = sentence[:o.start] + " " * (o.end - o.start) + sentence[o.end:]
+        after = re.sub(r"^-", " ", sentence[q.end:q.end + 60])  # "63.03%-FLOPs reduction"
         clause = _clause(sentence, q.start)
         before = sentence[clause.start:q.start]
         best_after = self._first_metric(after)
@@ -218,8 +227,9 @@ class Extractor:
         for pos, s in enumerate(sentences):
             found_here = ""
             prev: tuple[Claim, int] | None = None
-            for q in quantities(s):
-                metric, adjacent = self.metric_for(s, q)
+            found = quantities(s)
+            for q in found:
+                metric, adjacent = self.metric_for(s, q, found)
                 if not self.is_result(s, q, metric, adjacent):
                     continue
                 dataset = self.dataset_for(s, q) or carried or (next(iter(written.values())) if len(written) == 1 else "")
@@ -262,7 +272,7 @@ class Extractor:
             if _NAMEY.fullmatch(name) and not any(k in name_key(name) for k in own_keys) \
                     and not self.vocab.dataset_pattern.fullmatch(name):
                 return False, name
-        if _FROM_TO.search(near) and re.match(r"^\s*\S*\s+to\s+\d", sentence[q.end:]):
+        if _FROM_TO.search(near) and _TO_NEXT.match(sentence[q.end:]):
             return False, target or "baseline"
         clause = _clause(sentence, q.start)
         lead = sentence[clause.start:q.start]

@@ -27,10 +27,27 @@ _MAGNITUDES = {"k": "K", "m": "M", "b": "B", "g": "G", "t": "T", "thousand": "K"
 MAGNITUDE_FACTORS = {"K": 1e3, "M": 1e6, "B": 1e9, "G": 1e9, "T": 1e12}
 _TOKEN = re.compile(r"\S+")
 _LEAD = "([{\"'‘“~≈<>≥≤+−-$"
-_TRAIL = ")]},.;:!?\"'’”*"
+_TRAIL = ")]},.;:!?\"'’”*+"
 _NUM = r"(?:\d{1,3}(?:,\d{3})+|\d+(?:\.\d+)?|\.\d+)"
 _SHAPE = re.compile(rf"^(?P<a>{_NUM})(?:(?P<dash>[-–~]|to)(?P<b>{_NUM}))?(?P<suffix>[A-Za-z%×/\-]*)$")
 _YEAR = re.compile(r"^(19[5-9]\d|20[0-4]\d)$")
+# what a LaTeX-flavoured abstract leaves glued before a number: "approx60%", "le13", "sim2x", "x21 faster"
+_GLUED_LEAD = re.compile(r"^(?:approx|sim|leq?|geq?|x)(?=\d)")
+_PAIR = re.compile(rf"^({_NUM}[A-Za-z%×]*)/({_NUM}[A-Za-z%×]*)$")  # "1.37times/1.24times"
+
+
+def _tokens(sentence: str) -> list[tuple[int, str]]:
+    """Whitespace tokens, with "a/b" split in two when both sides are numbers."""
+    out = []
+    for tok in _TOKEN.finditer(sentence):
+        text = tok.group(0)
+        core = text.rstrip(_TRAIL)
+        pair = _PAIR.match(core)
+        if pair and not (pair.group(1).replace(".", "").isdigit() and pair.group(2).replace(".", "").isdigit()):
+            out += [(tok.start(), pair.group(1)), (tok.start() + pair.end(1) + 1, text[pair.end(1) + 1:])]
+        else:
+            out.append((tok.start(), text))
+    return out
 
 
 @dataclass(frozen=True)
@@ -59,14 +76,17 @@ def _unit(word: str) -> str | None:
 def quantities(sentence: str) -> list[Quantity]:
     """Every quantity `sentence` states, in order."""
     out: list[Quantity] = []
-    toks = list(_TOKEN.finditer(sentence))
-    for i, tok in enumerate(toks):
-        raw = tok.group(0).replace("\\%", "%")  # "9.23\\%" in LaTeX-flavoured abstracts
-        shift = len(tok.group(0)) - len(raw)
+    toks = _tokens(sentence)
+    for i, (tok_start, tok) in enumerate(toks):
+        raw = tok.replace("\\%", "%")  # "9.23\\%" in LaTeX-flavoured abstracts
+        shift = len(tok) - len(raw)
         core = raw.lstrip(_LEAD)
-        lead = raw[: len(raw) - len(core)]
+        glued = _GLUED_LEAD.match(core)
+        word = glued.group(0) if glued else ""
+        core = core[len(word):]
+        lead = raw[: len(raw) - len(core) - len(word)]
         core = core.rstrip(_TRAIL)
-        start = tok.start() + len(lead)
+        start = tok_start + len(lead) + len(word)
         if not core or not (core[0].isdigit() or (core[0] == "." and core[1:2].isdigit())):
             continue
         if lead[-1:] == "-" and start >= 2 and sentence[start - 2].isalpha():
@@ -77,10 +97,14 @@ def quantities(sentence: str) -> list[Quantity]:
         suffix = m.group("suffix")
         magnitude = ""
         unit = ""
+        glued_word = 0  # "-FLOPs" of "63.03%-FLOPs": the metric, not the unit
         if suffix:
             low = suffix.lower()
             if low in _UNITS:
                 pass
+            elif low[:1] == "%" and low[1:].isalpha():
+                glued_word = len(core) - core.index("%") - 1 if low != "%p" else 0
+                low = "pp" if low == "%p" else "%"  # "3.3%p" (points), "63.03%-FLOPs reduction"
             elif low in ("st", "nd", "rd", "th"):
                 continue  # "4th": an ordinal
             elif low[:1] in _MAGNITUDES and low[1:] in ("", "params", "parameters", "flops", "macs"):
@@ -89,22 +113,24 @@ def quantities(sentence: str) -> list[Quantity]:
             if low and low not in _UNITS and low not in ("params", "parameters"):
                 continue  # "3D", "2nd", "le13", "10/100": a name or an ordinal
             unit = _UNITS.get(low, "")
-        nxt = toks[i + 1].group(0) if i + 1 < len(toks) else ""
-        end = start + len(core) + shift
+        nxt = toks[i + 1][1] if i + 1 < len(toks) else ""
+        end = start + len(core) + shift - glued_word
         if not magnitude and nxt.lower().strip(_TRAIL) in _MAGNITUDES and len(nxt.strip(_TRAIL)) > 1:
             magnitude = _MAGNITUDES[nxt.lower().strip(_TRAIL)]
-            end = toks[i + 1].start() + len(nxt.strip(_TRAIL))  # "25 million": the unit words follow
-            nxt = toks[i + 2].group(0) if i + 2 < len(toks) else ""
-        pair = f"{nxt} {toks[i + 2].group(0)}" if i + 2 < len(toks) else ""
+            end = toks[i + 1][0] + len(nxt.strip(_TRAIL))  # "25 million": the unit words follow
+            nxt = toks[i + 2][1] if i + 2 < len(toks) else ""
+        pair = f"{nxt} {toks[i + 2][1]}" if i + 2 < len(toks) else ""
         if not unit and re.match(r"^(?:GPU|TPU)[- ]?(?:hours?|days?)\b", pair.strip(_TRAIL), re.I):
-            unit, end = ("GPU days" if "day" in pair.lower() else "GPU hours"), toks[i + 2].end()
+            unit, end = ("GPU days" if "day" in pair.lower() else "GPU hours"), toks[i + 2][0] + len(toks[i + 2][1])
         if not unit and _unit(nxt) and not (_unit(nxt) in ("s", "h", "×") and len(nxt.strip(_TRAIL)) == 1):
             unit = _unit(nxt) or ""
-            end = toks[i + 1].end()
+            end = toks[i + 1][0] + len(toks[i + 1][1])
         a = m.group("a")
         if not suffix and not unit and not m.group("b") and _YEAR.match(a):
             continue  # a year
-        sign = lead.strip("([{\"'‘“")[-1:]
+        sign = {"approx": "~", "sim": "~", "le": "<", "leq": "<", "ge": ">", "geq": ">"}.get(word) or lead.strip("([{\"'‘“")[-1:]
+        if word == "x" and not unit:
+            unit = "×"  # "x21 faster"
         values = [(a, m.start("a"))] + ([(m.group("b"), m.start("b"))] if m.group("b") else [])
         for text, offset in values:
             written = text + (magnitude if suffix[:1].lower() in _MAGNITUDES and magnitude else "")

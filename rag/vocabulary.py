@@ -38,7 +38,7 @@ SEED_METRICS: tuple[Metric, ...] = (
     _m("top-5 error", r"top-?\s?5 error( rate)?", "lower"),
     _m("top-1 accuracy", r"top-?\s?1( (classification |test |validation )?acc(uracy|\.)?)?"),
     _m("top-5 accuracy", r"top-?\s?5( acc(uracy|\.)?)?"),
-    _m("mAP", r"mAP(@?[\d.:]+)?|mean average precision|box mAP"),
+    _m("mAP", r"(?-i:mAP)(@?[\d.:]+)?|mean average precision|box (?-i:mAP)"),
     _m("AP", r"(box |mask )?(?-i:AP)(50|75|@?0?\.\d+|_?[SML])?|average precision"),
     _m("mIoU", r"mIoU|mean IoU|mean IU|mean intersection[- ]over[- ]union"),
     _m("IoU", r"IoU|intersection[- ]over[- ]union"),
@@ -70,14 +70,18 @@ SEED_METRICS: tuple[Metric, ...] = (
     _m("throughput", r"throughputs?|images?/s(ec)?", "higher"),
     _m("FPS", r"FPS|frames? per second|frame ?rate", "higher"),
     _m("latency", r"latency|latencies|inference time|run-?time|response time", "lower"),
-    _m("parameters", r"param(eter)?s|parameter count|model size|size reduction|(fewer|less) weights", "lower"),
-    _m("FLOPs", r"[GMT]?FLOPs?|[GM]?MACs|multiply-adds|multiply-accumulates|computation(al)?( cost)?|compute", "lower"),
+    _m("parameters", r"param(eter)?s|parameter count|model size|size reduction|(fewer|less) weights|connections|"
+       r"smaller(?=\s*(?:and|than|,|\.|;|\)|while|with|$))", "lower"),
+    _m("FLOPs", r"[GMT]?FLOPs?|[GM]?MACs|multiply-adds|multiply-accumulates|computations?(al)?( cost)?|compute|operations", "lower"),
     _m("memory", r"memory( footprint| usage| consumption| cost| requirements?)?|(?-i:RAM)", "lower"),
     _m("energy", r"energy( consumption| efficiency)?|power( consumption)?", "lower"),
     _m("training time", r"training (time|costs?)|GPU[- ]hours|GPU[- ]days|TPU[- ]hours|search cost", "lower"),
     _m("cost", r"costs?|cheaper", "lower"),
     _m("compression", r"compression( rate| ratio)?", "higher"),
+    _m("sample efficiency", r"sample[- ]efficien(t|cy)"),
     _m("accuracy", r"acc(uracy|uracies|\.)?"),
+    # the vaguest last: "96% of the model performance", "boosts the performance ... (9.79% improvement)"
+    _m("performance", r"performance"),
 )
 METRIC_BY_NAME = {m.name: m for m in SEED_METRICS}
 _ACRONYM = re.compile(r"^[A-Za-z]?[A-Z]{2,6}s?$")  # BLEU, mAP, ITR, CIDEr is mixed: caught by seed

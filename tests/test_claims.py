@@ -47,6 +47,14 @@ def test_a_unit_written_once_applies_to_the_whole_list():
     assert values("requiring 42, 4.5, 6.5 times less computation") == [("42", "×"), ("4.5", "×"), ("6.5", "×")]
 
 
+def test_glued_and_paired_numbers_are_read():
+    s = ("a reduction in latency (approx60%), maximum x21 faster, 1.37times/1.24times faster forward/backward, "
+         "by 3.3%p, 63.03%-FLOPs reduction and 80%+ Top-1 on CIFAR10/100.")
+    assert values(s) == [("60", "%"), ("21", "×"), ("1.37", "×"), ("1.24", "×"), ("3.3", "points"), ("63.03", "%"),
+                         ("80", "%")]
+    assert quantities("(approx60%)")[0].sign == "~"
+
+
 # ----------------------------------------------------------------------------- extraction
 def claims_of(abstract: str, own: list[str] | None = None) -> list[Claim]:
     return X.extract("p", abstract, own or ["Foo"])[0]
@@ -65,6 +73,25 @@ def test_a_baselines_number_is_the_baselines():
     assert [(c.value, c.own, c.method) for c in got] == [("75.3", True, "FooNet"), ("74.5", False, "GhostNetV1")]
     got = claims_of("On ResNet-18, our framework improves from 69.76% to 73.19% accuracy.")
     assert [(c.value, c.own) for c in got] == [("69.76", False), ("73.19", True)]
+    got = claims_of("Our approach improved the performance from 91.27% with regular augmentation to 94.54% with ours.")
+    assert [(c.value, c.own) for c in got] == [("91.27", False), ("94.54", True)]
+
+
+def test_another_numbers_unit_is_not_this_numbers_metric():
+    got = claims_of("FooNet achieves 75.3% top-1 accuracy on ImageNet with 167M FLOPs, surpassing GhostNetV1 (74.5%) "
+                    "with a similar computational cost.", ["FooNet"])
+    assert [(c.value, c.metric) for c in got] == [("75.3", "top-1 accuracy"), ("167M", "FLOPs"), ("74.5", "top-1 accuracy")]
+
+
+@pytest.mark.parametrize("sentence, metrics", [
+    ("The best classification performance (69.59%) is achieved using 3-cycle map features.", ["performance"]),
+    ("Foo reduces computations by 20% with equivalent accuracy.", ["FLOPs"]),
+    ("Foo is 8.4x smaller and 6.1x faster than the best existing ConvNet.", ["parameters", "speedup"]),
+    ("Having a memory results in a 19.7% improvement in flow prediction accuracy.", ["accuracy"]),
+    ("Foo maintains 20x fewer operations.", ["FLOPs"]),
+])
+def test_the_metric_is_the_one_written_with_the_number(sentence, metrics):
+    assert [c.metric for c in claims_of(sentence)] == metrics
 
 
 def test_gains_are_relative_and_name_what_they_are_compared_with():
