@@ -11,7 +11,8 @@ from pathlib import Path
 from eval.runner import EVAL_DIR, SPLITS, THRESHOLDS, check_thresholds, run, write_report
 from rag.errors import RagError
 from rag.service import RagService
-from rag.settings import Settings
+from rag.redact import redact
+from rag.settings import load_settings
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -25,7 +26,7 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     splits = tuple(SPLITS) if args.split == "all" else (args.split,)
     try:
-        settings = Settings(**({"index_dir": Path(args.index)} if args.index else {}))
+        settings = load_settings(**({"index_dir": Path(args.index)} if args.index else {}))
         service = RagService(settings)
         service.ensure_index()
         llm = None
@@ -36,7 +37,7 @@ def main(argv: list[str] | None = None) -> int:
         result = run(service, baselines=not args.no_baselines, splits=splits, llm=llm,
                      progress=sys.stderr.isatty())
     except RagError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"error: {redact(exc)}", file=sys.stderr)
         return 1
     thresholds = json.loads(THRESHOLDS.read_text())
     write_report(result, thresholds, Path(args.out))

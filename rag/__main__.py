@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from rag.errors import RagError
+from rag.redact import redact
 from rag.types import Answer, Hit
 
 
@@ -82,7 +83,7 @@ def read_batch(path: Path) -> Iterator[Asked]:
 
 
 def _settings(args: argparse.Namespace) -> Any:
-    from rag.settings import Settings
+    from rag.settings import load_settings
 
     overrides: dict[str, Any] = {}
     if args.corpus:
@@ -91,7 +92,7 @@ def _settings(args: argparse.Namespace) -> Any:
         overrides["index_dir"] = Path(args.index)
     if getattr(args, "backend", None):
         overrides["llm"] = args.backend
-    return Settings(**overrides)
+    return load_settings(**overrides)
 
 
 def _service(args: argparse.Namespace) -> Any:
@@ -291,7 +292,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return int(args.func(args))
     except RagError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"error: {redact(exc)}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)

@@ -15,7 +15,7 @@ import numpy as np
 from llama_index.core.base.embeddings.base import BaseEmbedding
 from pydantic import PrivateAttr
 
-from rag.errors import ConfigError
+from rag.errors import ConfigError, EmbedderError
 from rag.settings import Settings
 
 TOKENIZER_PATH = Path(__file__).parent / "assets" / "minilm" / "tokenizer.json"
@@ -105,6 +105,7 @@ class OpenAIEmbedder:
         if not settings.openai_configured:
             raise ConfigError("embedder=openai needs OPENAI_API_KEY (or OPENAI_BASE_URL).")
         self.model = settings.openai_embedding_model
+        self._where = settings.openai_base_url or "api.openai.com"
         self.id = f"openai:{self.model}"
         self.dim = 1536 if "small" in self.model or "ada" in self.model else 3072
         self._count = count_tokens
@@ -122,7 +123,13 @@ class OpenAIEmbedder:
         rows: list[list[float]] = []
         for start in range(0, len(texts), 256):
             batch = list(texts[start : start + 256])
-            resp = self._client.embeddings.create(model=self.model, input=batch)
+            try:
+                resp = self._client.embeddings.create(model=self.model, input=batch)
+            except Exception as exc:  # noqa: BLE001 - any client failure: one line, no secret
+                from rag.redact import public_url, redact
+
+                raise EmbedderError(redact(f"the embedding server at {public_url(self._where)} failed "
+                                           f"({type(exc).__name__}: {exc})")) from None
             rows.extend(d.embedding for d in sorted(resp.data, key=lambda d: d.index))
             if progress:
                 progress(len(batch))

@@ -59,5 +59,9 @@ class LLMError(RagError):
     """The LLM server failed (connection, timeout, HTTP error, malformed reply)."""
 
 
+class EmbedderError(RagError):
+    """The embedding server failed (embedder=openai)."""
+
+
 class ConfigError(RagError):
     """Settings are inconsistent (e.g. openai backend without key or base URL)."""

@@ -13,6 +13,7 @@ from rag.citations import cited_numbers, drop_invalid, sentences_with_citations
 from rag.errors import ConfigError, LLMError
 from rag.prompts import ABSTAIN_PHRASE, render
 from rag.question import QuestionPlan
+from rag.redact import public_url, redact
 from rag.settings import Settings
 from rag.text import content_terms, split_sentences
 from rag.tokens import count_tokens
@@ -153,7 +154,7 @@ def stream_llm_answer(
     messages = [ChatMessage(role="system", content=system), ChatMessage(role="user", content=user)]
     usage = Usage(prompt_tokens=count_tokens(system) + count_tokens(user))
     parts: list[str] = []
-    where = settings.openai_base_url or "api.openai.com"
+    where = public_url(settings.openai_base_url) or "api.openai.com"
     try:
         for chunk in llm.stream_chat(messages):
             if chunk.delta:
@@ -162,7 +163,7 @@ def stream_llm_answer(
     except openai.APITimeoutError as exc:
         raise LLMError(f"the LLM server at {where} did not answer within {settings.llm_timeout:g}s") from exc
     except openai.APIConnectionError as exc:
-        raise LLMError(f"cannot reach the LLM server at {where} ({exc.__cause__ or exc})") from exc
+        raise LLMError(redact(f"cannot reach the LLM server at {where} ({exc.__cause__ or exc})")) from exc
     except openai.APIStatusError as exc:
         raise LLMError(f"the LLM server at {where} answered HTTP {exc.status_code}") from exc
     except Exception as exc:  # noqa: BLE001 - malformed bodies surface as assorted errors

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import replace
@@ -17,12 +18,15 @@ from rag.index import IngestStats, Progress, index_exists, ingest, open_index
 from rag.llm import OpenAIAnswerer, make_llm
 from rag.metadata import metadata_answer, metadata_filter
 from rag.question import QuestionPlan
+from rag.redact import redact
 from rag.prompts import check_all
 from rag.retrieve import Filters, Mode, Retriever
 from rag.settings import Settings, get_settings
 from rag.table_answer import ClaimTables
 from rag.types import Answer, Claim, Hit, Paper
 from rag.vocabulary import ClaimVocabulary
+
+log = logging.getLogger(__name__)
 
 BackendChoice = Literal["auto", "extractive", "openai"]
 
@@ -236,7 +240,9 @@ class RagService:
                 yield from answerer.stream(plan, hits)
         except LLMError as exc:
             fallback = table.model_copy() if table is not None else extractive_answer(plan, hits, self.retriever, self.settings)
-            fallback.notice = f"{str(exc)[0].upper()}{str(exc)[1:]}; showing the extractive answer instead."
+            reason = redact(exc)
+            log.warning("LLM fallback (%s): %s", self.settings.llm_model, reason)
+            fallback.notice = f"{reason[0].upper()}{reason[1:]}; showing the extractive answer instead."
             yield fallback
 
     def ask(self, question: str, **kwargs: Any) -> Answer:

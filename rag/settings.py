@@ -5,12 +5,17 @@ Every field has a default and a description; `.env.example` lists them all (a te
 
 from __future__ import annotations
 
+import difflib
+import re
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import AliasChoices, Field, SecretStr
+from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from rag.errors import ConfigError
+from rag.redact import register_secret
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -131,6 +136,34 @@ class Settings(BaseSettings):
         description="Thumbs up/down from the page are appended here (JSONL).",
     )
 
+    @field_validator("openai_api_key", mode="before")
+    @classmethod
+    def _clean_key(cls, value: object) -> object:
+        """A key loses the whitespace around it (a trailing newline in .env) and may hold no other."""
+        raw = value.get_secret_value() if isinstance(value, SecretStr) else value
+        if not isinstance(raw, str):
+            return value
+        register_secret(raw)
+        key = raw.strip()
+        if any(c.isspace() or ord(c) < 32 or ord(c) == 127 for c in key):
+            raise ValueError("the key contains spaces or control characters; it cannot be sent in an HTTP header")
+        return key or None
+
+    @field_validator("openai_base_url", mode="before")
+    @classmethod
+    def _clean_url(cls, value: object) -> object:
+        if not isinstance(value, str):
+            return value
+        url = value.strip()
+        userinfo = re.match(r"^[a-zA-Z][\w+.\-]*://([^/@\s]+)@", url)
+        if userinfo:  # "http://user:secret@host": the secret never reaches an output
+            for part in userinfo.group(1).split(":"):
+                register_secret(part)
+            register_secret(userinfo.group(1))
+        if url and not re.match(r"^https?://[^/\s]+", url):
+            raise ValueError("expected a URL such as http://127.0.0.1:8000/v1")
+        return url or None
+
     @property
     def openai_configured(self) -> bool:
         """Whether an OpenAI(-compatible) server is set: a key, a base URL, or both."""
@@ -150,6 +183,35 @@ class Settings(BaseSettings):
         return "minilm:all-MiniLM-L6-v2-onnx-int8"
 
 
+def _setting_name(loc: tuple[object, ...]) -> str:
+    name = str(loc[0]) if loc else "?"
+    field = Settings.model_fields.get(name)
+    if field is not None:
+        alias = field.validation_alias
+        return alias.choices[0] if isinstance(alias, AliasChoices) else f"RAG_{name.upper()}"
+    return name.upper()
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Settings from the environment, `.env` and `overrides`; a bad one is a ConfigError that names
+    the setting and the reason, never its value (a mistyped variable may hold a key)."""
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        problems = []
+        for err in exc.errors(include_input=False, include_url=False):
+            name = _setting_name(tuple(err.get("loc", ())))
+            if err.get("type") == "extra_forbidden":
+                known = [_setting_name((n,)) for n in Settings.model_fields]
+                close = difflib.get_close_matches(name.upper(), known, n=1, cutoff=0.6)
+                hint = f" (did you mean {close[0]}?)" if close else ""
+                problems.append(f"setting {name} is not known{hint}")
+            else:
+                reason = str(err.get("msg", "invalid")).removeprefix("Value error, ")
+                problems.append(f"setting {name} is invalid: {reason}")
+        raise ConfigError("; ".join(problems) + " (check .env and the environment; .env.example lists every setting)") from None
+
+
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
-    return Settings()
+    return load_settings()

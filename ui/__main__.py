@@ -12,7 +12,8 @@ import sys
 
 from rag.errors import RagError
 from rag.service import RagService
-from rag.settings import Settings
+from rag.redact import install_log_redaction, redact
+from rag.settings import load_settings
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -23,6 +24,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--corpus", help="folder of listing pages (default: RAG_CORPUS_DIR)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
+    install_log_redaction()
     for noisy in ("httpx", "chromadb", "urllib3"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
@@ -34,16 +36,13 @@ def main(argv: list[str] | None = None) -> int:
         "index_dir": args.index, "corpus_dir": args.corpus,
     }.items() if v is not None}
     try:
-        settings = Settings(**overrides)
+        settings = load_settings(**overrides)
         service = RagService(settings)
         build = IndexBuild(service).start()
         demo = build_demo(service, build)
     except RagError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"error: {redact(exc)}", file=sys.stderr)
         return exc.exit_code
-    except ValueError as exc:  # a bad setting (pydantic names the field)
-        print(f"error: invalid setting: {exc}", file=sys.stderr)
-        return 2
     print(f"Chat page: http://{settings.gradio_server_name}:{settings.gradio_server_port}", file=sys.stderr)
     launch(demo, service)
     return 0

@@ -12,6 +12,7 @@ from typing import Any
 import gradio as gr
 
 from rag.errors import RagError
+from rag.redact import redact
 from rag.feedback import record_vote
 from rag.followup import Turn
 from rag.retrieve import Filters
@@ -70,7 +71,7 @@ def build_demo(service: RagService, build: IndexBuild | None = None) -> gr.Block
         try:
             question = service.check_question(message)
         except RagError as exc:
-            raise gr.Error(str(exc)) from None  # the question stays in the box
+            raise gr.Error(redact(exc)) from None  # the question stays in the box
         chat = [*(chat or []), _message("user", esc_md(question)),
                 _message("assistant", "*Searching the papers…*")]
         turns = list(turns or [])
@@ -105,7 +106,7 @@ def build_demo(service: RagService, build: IndexBuild | None = None) -> gr.Block
                     chat[-1] = _message("assistant", streaming_message(partial, turn_no, n_hits[0]))
                     yield chat, panel, turns, ""
         except RagError as exc:
-            chat[-1] = _message("assistant", f'<span class="notice">⚠ {esc_md(str(exc))}</span>')
+            chat[-1] = _message("assistant", f'<span class="notice">⚠ {esc_md(redact(exc))}</span>')
             yield chat, panel, turns, ""
         except Exception as exc:  # noqa: BLE001 - never a stack trace on the page
             log.exception("answering %r failed", question)
@@ -121,7 +122,7 @@ def build_demo(service: RagService, build: IndexBuild | None = None) -> gr.Block
         try:
             record_vote(settings.feedback_path, turn.answer, verdict)  # type: ignore[arg-type]
         except RagError as exc:
-            raise gr.Error(str(exc)) from None
+            raise gr.Error(redact(exc)) from None
         gr.Info(f"Thanks — your {'👍' if verdict == 'up' else '👎'} was saved.")
 
     def clear() -> tuple:

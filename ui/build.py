@@ -8,6 +8,7 @@ import threading
 from collections.abc import Iterator
 
 from rag.errors import RagError
+from rag.redact import redact
 from rag.service import RagService
 
 log = logging.getLogger(__name__)
@@ -49,10 +50,10 @@ class IndexBuild:
             _ = self.service.retriever  # open Chroma + BM25 and load vectors once, now
             self.state = "ready"
         except RagError as exc:
-            self.state, self.error = "failed", str(exc)
+            self.state, self.error = "failed", redact(exc)
         except Exception as exc:  # noqa: BLE001 - shown on the page, details in the log
             log.exception("index build failed")
-            self.state, self.error = "failed", f"Building the index failed ({type(exc).__name__}: {exc})."
+            self.state, self.error = "failed", redact(f"Building the index failed ({type(exc).__name__}: {exc}).")
         finally:
             self._ready.set()
 
