@@ -14,6 +14,7 @@ from typing import Any
 
 from rag.errors import RagError
 from rag.redact import redact
+from rag.text import strip_controls
 from rag.types import Answer, Hit
 
 
@@ -231,14 +232,16 @@ def cmd_ask(args: argparse.Namespace) -> int:
         if args.json:
             print(json.dumps(answer_json(service.ask(asked.question, top_k=args.top_k, history=history))), flush=True)
             continue
-        streamed = False
+        shown: list[str] = []
         for event in service.ask_stream(asked.question, top_k=args.top_k, history=history):
             if isinstance(event, str):
-                streamed = True
-                print(event, end="", flush=True)
+                shown.append(event)
+                print(_terminal_text(event), end="", flush=True)
             else:
-                if streamed and event.backend != "openai":
-                    print("\n")  # the stream broke off; the fallback answer follows
+                streamed = bool(shown)
+                if streamed and (event.backend != "openai" or event.text.strip() != "".join(shown).strip()):
+                    # the stream broke off (the fallback follows), or citations were removed from it
+                    print("\n\n" + ("Answer, checked:" if event.backend == "openai" else "Extractive answer:"))
                     streamed = False
                 _print_answer(event, streamed)
     return 0
@@ -287,12 +290,30 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+class _SafeOutput:
+    """stdout that passes no terminal control sequence but the CLI's own bold on/off: titles,
+    abstracts and answers come from a corpus and a model."""
+
+    _OURS = frozenset({"\033[1m", "\033[0m"})
+
+    def __init__(self, stream: Any):
+        self._stream = stream
+
+    def write(self, text: str) -> int:
+        return self._stream.write(strip_controls(text, keep=self._OURS))
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._stream, name)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    plain = sys.stdout
+    sys.stdout = _SafeOutput(plain)  # type: ignore[assignment]
     try:
         return int(args.func(args))
     except RagError as exc:
-        print(f"error: {redact(exc)}", file=sys.stderr)
+        print(f"error: {strip_controls(redact(exc))}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
@@ -300,6 +321,8 @@ def main(argv: list[str] | None = None) -> int:
     except BrokenPipeError:  # `python -m rag claims --csv | head`: the reader stopped, not an error
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
+    finally:
+        sys.stdout = plain
 
 
 if __name__ == "__main__":

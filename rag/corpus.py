@@ -16,6 +16,7 @@ from datetime import date, datetime
 from pathlib import Path
 
 from rag.errors import CorpusError
+from rag.text import strip_controls
 from rag.types import Paper, SourceRef
 
 _NOISE = re.compile(
@@ -99,7 +100,7 @@ def parse_page(path: Path) -> list[_Entry]:
     """Parse one listing page into entries (not yet merged)."""
     entries: list[_Entry] = []
     pending_title: tuple[str, int] | None = None
-    for lineno, raw in enumerate(_read_text(path).splitlines(), start=1):
+    for lineno, raw in enumerate(strip_controls(_read_text(path)).splitlines(), start=1):
         text = raw.strip()
         if text.startswith("Subscribe") and len(text) > len("Subscribe"):
             text = text[len("Subscribe") :].strip()

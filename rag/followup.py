@@ -97,20 +97,24 @@ def format_history(turns: list[Turn]) -> str:
     return "\n".join(lines)
 
 
-def llm_rewrite(question: str, history: list[Turn], llm: Any) -> str | None:
-    """The condense_question prompt through the LLM; None when it fails or says nothing."""
+def llm_rewrite(question: str, history: list[Turn], llm: Any, deadline: float | None = None) -> str | None:
+    """The condense_question prompt through the LLM; None when it fails, says nothing or is not
+    back by `deadline` (time.monotonic())."""
     from llama_index.core.llms import ChatMessage
+
+    from rag.llm import call_within
 
     prompt = render("condense_question", history=format_history(history), question=question)
     try:
-        reply = llm.chat([ChatMessage(role="user", content=prompt)])
+        ask = lambda: llm.chat([ChatMessage(role="user", content=prompt)])  # noqa: E731
+        reply = call_within(deadline, ask) if deadline is not None else ask()
     except Exception:  # noqa: BLE001 - any failure means: use the offline heuristic
         return None
     text = (reply.message.content or "").strip().strip('"').strip()
     return text.splitlines()[0].strip() if text else None
 
 
-def interpret(question: str, history: list[Turn], *, llm: Any = None) -> Interpretation:
+def interpret(question: str, history: list[Turn], *, llm: Any = None, deadline: float | None = None) -> Interpretation:
     """The standalone question and search scope for `question` after `history`."""
     previous = next((t for t in reversed(history) if t.cited), None)
     if not history or not is_follow_up(question):
@@ -119,7 +123,7 @@ def interpret(question: str, history: list[Turn], *, llm: Any = None) -> Interpr
     if previous is not None:
         plural = bool(_PLURAL.search(question)) or bool(_LEAD.match(question))
         scope = list(previous.cited) if plural else previous.cited[:1]
-    rewritten = llm_rewrite(question, history, llm) if llm is not None else None
+    rewritten = llm_rewrite(question, history, llm, deadline) if llm is not None else None
     if not rewritten:
         rewritten = heuristic_rewrite(question, previous or history[-1])
     return Interpretation(rewritten, scope, rewritten != question)

@@ -5,7 +5,11 @@ timeouts and retries. Failures become LLMError; the service falls back to extrac
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+import logging
+import queue
+import threading
+import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -50,6 +54,59 @@ def pack_context(hits: list[Hit], budget: int) -> PackedContext:
     return PackedContext(hits=kept, text="\n\n".join(blocks), tokens=used)
 
 
+class DeadlineExceeded(Exception):
+    """The answer's total time ran out."""
+
+
+def within(deadline: float, produce: Callable[[], Iterator[Any]]) -> Iterator[Any]:
+    """The items of `produce()`, read in a worker thread, until `deadline` (time.monotonic()).
+
+    A server that trickles one token every few seconds, or stays silent through every retry,
+    is cut off at the deadline: per-read timeouts alone never bound the whole answer.
+    """
+    box: queue.Queue[tuple[str, Any]] = queue.Queue()
+    stop = threading.Event()
+
+    def pump() -> None:
+        try:
+            for item in produce():
+                if stop.is_set():
+                    return
+                box.put(("item", item))
+            box.put(("end", None))
+        except BaseException as exc:  # noqa: BLE001 - handed to the reader
+            box.put(("error", exc))
+
+    threading.Thread(target=pump, daemon=True, name="llm-stream").start()
+    try:
+        while True:
+            remaining = deadline - time.monotonic()
+            try:
+                kind, item = box.get(timeout=max(0.0, remaining))
+            except queue.Empty:
+                raise DeadlineExceeded from None
+            if kind == "end":
+                return
+            if kind == "error":
+                raise item
+            yield item
+    finally:
+        stop.set()
+
+
+def call_within(deadline: float, fn: Callable[[], Any]) -> Any:
+    """`fn()` if it returns before `deadline`; else DeadlineExceeded."""
+    for item in within(deadline, lambda: iter([fn()])):
+        return item
+    raise DeadlineExceeded
+
+
+def _finished(chunk: Any) -> bool:
+    """Whether this streamed chunk carries the server's finish_reason (the answer is complete)."""
+    choices = getattr(getattr(chunk, "raw", None), "choices", None) or []
+    return any(getattr(c, "finish_reason", None) for c in choices)
+
+
 def make_llm(settings: Settings) -> Any:
     from llama_index.llms.openai_like import OpenAILike
 
@@ -63,8 +120,9 @@ def make_llm(settings: Settings) -> Any:
         api_base=settings.openai_base_url or "https://api.openai.com/v1",
         api_key=settings.openai_api_key.get_secret_value() if settings.openai_api_key else "none",
         is_chat_model=True,
-        timeout=settings.llm_timeout,
+        timeout=min(settings.llm_timeout, settings.llm_deadline),
         max_retries=settings.llm_max_retries,
+        max_tokens=settings.llm_max_tokens,
         temperature=settings.llm_temperature,
         context_window=128_000,
     )
@@ -137,9 +195,12 @@ def table_context(rows: list[TableRow]) -> str:
 
 
 def stream_llm_answer(
-    plan: QuestionPlan, hits: list[Hit], settings: Settings, *, llm: Any = None, table: list[TableRow] | None = None
+    plan: QuestionPlan, hits: list[Hit], settings: Settings, *, llm: Any = None, table: list[TableRow] | None = None,
+    deadline: float | None = None,
 ) -> Iterator[str | Answer]:
-    """Yield text deltas as they arrive, then the final Answer. Raises LLMError."""
+    """Yield text deltas as they arrive, then the final Answer. Raises LLMError, also when the
+    whole answer takes longer than `deadline` (default: settings.llm_deadline from now) or the
+    stream ends before the server says it is finished."""
     import openai
     from llama_index.core.llms import ChatMessage
 
@@ -155,13 +216,19 @@ def stream_llm_answer(
     usage = Usage(prompt_tokens=count_tokens(system) + count_tokens(user))
     parts: list[str] = []
     where = public_url(settings.openai_base_url) or "api.openai.com"
+    deadline = deadline if deadline is not None else time.monotonic() + settings.llm_deadline
+    finished = False
     try:
-        for chunk in llm.stream_chat(messages):
+        for chunk in within(deadline, lambda: llm.stream_chat(messages)):
+            finished = finished or _finished(chunk)
             if chunk.delta:
                 parts.append(chunk.delta)
                 yield chunk.delta
+    except DeadlineExceeded:
+        raise LLMError(f"the LLM server at {where} did not finish the answer within {settings.llm_deadline:g}s "
+                       "(RAG_LLM_DEADLINE)") from None
     except openai.APITimeoutError as exc:
-        raise LLMError(f"the LLM server at {where} did not answer within {settings.llm_timeout:g}s") from exc
+        raise LLMError(f"the LLM server at {where} did not answer within {min(settings.llm_timeout, settings.llm_deadline):g}s") from exc
     except openai.APIConnectionError as exc:
         raise LLMError(redact(f"cannot reach the LLM server at {where} ({exc.__cause__ or exc})")) from exc
     except openai.APIStatusError as exc:
@@ -171,6 +238,8 @@ def stream_llm_answer(
     raw = "".join(parts)
     if not raw.strip():
         raise LLMError(f"the LLM server at {where} returned an empty or unreadable answer")
+    if not finished:
+        raise LLMError(f"the LLM server at {where} broke off the answer before finishing it (truncated stream)")
     usage.completion_tokens = count_tokens(raw)
     answer = build_answer(question, raw, ctx, usage, hits)
     answer.table = rows
@@ -186,5 +255,6 @@ class OpenAIAnswerer:
         self.settings = settings
         self.llm = llm
 
-    def stream(self, plan: QuestionPlan, hits: list[Hit], table: list[TableRow] | None = None) -> Iterator[str | Answer]:
-        yield from stream_llm_answer(plan, hits, self.settings, llm=self.llm, table=table)
+    def stream(self, plan: QuestionPlan, hits: list[Hit], table: list[TableRow] | None = None,
+               deadline: float | None = None) -> Iterator[str | Answer]:
+        yield from stream_llm_answer(plan, hits, self.settings, llm=self.llm, table=table, deadline=deadline)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import replace
 from typing import Any, Literal
@@ -185,7 +186,11 @@ class RagService:
         """
         original = self.check_question(question)
         chosen = self.backend_for(backend)
-        meaning = interpret(original, history or [], llm=self._chat_llm() if chosen == "openai" else None)
+        start = time.monotonic()
+        deadline = start + self.settings.llm_deadline  # the whole answer, follow-up rewrite included
+        # the rewrite gets at most a third of it: the answer itself must still have time
+        meaning = interpret(original, history or [], llm=self._chat_llm() if chosen == "openai" else None,
+                            deadline=start + self.settings.llm_deadline / 3)
         q = meaning.question
         meta = metadata_filter(original)
         previous = next((t for t in reversed(history or []) if t.cited), None)
@@ -206,7 +211,8 @@ class RagService:
             table = tables.answer(plan, query, tables.run(query, admits=filters.admits if filters else None))
             if on_hits:
                 on_hits(table.hits)
-            events = iter([table]) if chosen == "extractive" else self._answer(plan, table.hits, chosen, table=table)
+            events = iter([table]) if chosen == "extractive" else self._answer(plan, table.hits, chosen, table=table,
+                                                                               deadline=deadline)
             for event in events:
                 if isinstance(event, Answer):
                     event.question = original
@@ -217,7 +223,7 @@ class RagService:
         hits = self.retrieve(plan, top_k=top_k, filters=filters)
         if on_hits:
             on_hits(hits)
-        for event in self._answer(plan, hits, chosen):
+        for event in self._answer(plan, hits, chosen, deadline=deadline):
             if isinstance(event, Answer):
                 event.question = original
                 event.interpreted_as = q if meaning.rewritten else None
@@ -231,11 +237,11 @@ class RagService:
         return ExtractiveAnswerer(self.retriever, self.settings)
 
     def _answer(self, plan: QuestionPlan, hits: list[Hit], backend: str,
-                table: Answer | None = None) -> Iterator[str | Answer]:
+                table: Answer | None = None, deadline: float | None = None) -> Iterator[str | Answer]:
         try:
             answerer = self.answerer(backend)
-            if table is not None and isinstance(answerer, OpenAIAnswerer):
-                yield from answerer.stream(plan, hits, table=table.table)
+            if isinstance(answerer, OpenAIAnswerer):
+                yield from answerer.stream(plan, hits, table=table.table if table is not None else None, deadline=deadline)
             else:
                 yield from answerer.stream(plan, hits)
         except LLMError as exc:

@@ -107,7 +107,12 @@ class Settings(BaseSettings):
         validation_alias=AliasChoices("OPENAI_BASE_URL", "openai_base_url"),
         description="OpenAI-compatible server, e.g. http://127.0.0.1:8000/v1 (vLLM, Ollama).",
     )
-    llm_timeout: float = Field(30.0, gt=0, description="Seconds before an LLM call gives up.")
+    llm_timeout: float = Field(30.0, gt=0, description="Seconds one read from the LLM server may wait (connect, next token).")
+    llm_deadline: float = Field(
+        60.0, gt=0, description="Seconds one whole answer may take: follow-up rewrite, connect, first token and "
+        "the whole stream, retries included. Past it the extractive answer is shown."
+    )
+    llm_max_tokens: int = Field(800, ge=16, le=16384, description="Most tokens the LLM may write for one answer.")
     llm_max_retries: int = Field(1, ge=0, le=5, description="Retries after a failed LLM call.")
     llm_temperature: float = Field(0.0, ge=0, le=2, description="Sampling temperature.")
     context_tokens: int = Field(

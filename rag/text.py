@@ -38,6 +38,16 @@ STOPWORDS = frozenset(
 )
 
 
+# ESC sequences (CSI, OSC up to BEL/ST, two-byte) and every other C0/C1 control but tab and newline
+_CONTROL = re.compile(r"\x1b(?:\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(?:\x07|\x1b\\)?|[@-Z\\-_])?|[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def strip_controls(text: str, *, keep: frozenset[str] = frozenset()) -> str:
+    """`text` without terminal control sequences (a corpus must not clear, recolour or retitle a
+    terminal, or write its clipboard with OSC 52); sequences in `keep` stay."""
+    return _CONTROL.sub(lambda m: m.group(0) if m.group(0) in keep else "", text)
+
+
 def split_sentences(text: str) -> list[str]:
     """Split an abstract into sentences, keeping abbreviations and decimals intact."""
     text = " ".join(text.split())

@@ -50,7 +50,8 @@ class HashEmbedder:
 
 @dataclass
 class FakeOpenAI:
-    """What the fake server does next: mode ok|500|slow|malformed|empty."""
+    """What the fake server does next: mode ok|500|slow|malformed|empty|truncated (the stream stops
+    without finish_reason and [DONE]); chunk_delay makes it trickle."""
 
     mode: str = "ok"
     reply: str | Callable[[dict[str, Any]], str] = "An answer [1]."
@@ -107,6 +108,9 @@ def _handler(state: FakeOpenAI) -> type[BaseHTTPRequestHandler]:
                 self.wfile.flush()
                 if state.chunk_delay:
                     time.sleep(state.chunk_delay)
+            if state.mode == "truncated":
+                self.close_connection = True
+                return
             end = {**base, "object": "chat.completion.chunk", "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]}
             self.wfile.write(f"data: {json.dumps(end)}\n\ndata: [DONE]\n\n".encode())
             self.wfile.flush()

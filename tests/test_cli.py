@@ -89,3 +89,39 @@ def test_follow_ups_from_the_cli(service, tmp_path):
     batch.write_text('{"question": "x", "history": "not a list"}\n')
     proc = run(service, "ask", "--batch", str(batch), "--json", check=False)
     assert proc.returncode != 0 and "conv.jsonl:1" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_the_terminal_is_not_a_target(small_corpus, tmp_path):
+    """A corpus with ESC/OSC sequences (clear screen, recolour, retitle, OSC 52 clipboard) prints none."""
+    page = next(small_corpus.glob("*.txt"))
+    text = page.read_text()
+    title = "Uncertainty-Aware DNN for Multi-Modal Camera Localization"
+    assert title in text
+    evil = "\x1b[2J\x1b]0;pwned\x07\x1b]52;c;SGVsbG8=\x07\x1b[31m"
+    page.write_text(text.replace(title, f"{evil}{title}\x9b", 1).replace("Camera localization, i.e.",
+                                                                        f"Camera {evil}localization, i.e.", 1))
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "RAG_"))} | {"RAG_LLM": "extractive"}
+    common = ["--index", str(tmp_path / "i"), "--corpus", str(small_corpus)]
+    outs = [subprocess.run([sys.executable, "-m", "rag", *cmd, *common], capture_output=True, text=True,
+                           cwd=PROJECT_ROOT, env=env, timeout=300)
+            for cmd in (["ingest"], ["search", "camera localization uncertainty"],
+                        ["ask", "How does the uncertainty-aware DNN localize cameras?"])]
+    for proc in outs:
+        assert proc.returncode == 0, proc.stderr
+        assert "\x1b" not in proc.stdout and "\x07" not in proc.stdout and "\x9b" not in proc.stdout
+    assert title in outs[1].stdout  # the text itself survives
+    stored = "".join(p.read_text(errors="replace") for p in (tmp_path / "i").rglob("*.json"))
+    assert title in stored and "\x1b" not in stored  # kept out of the index too
+
+
+def test_the_cli_reprints_the_checked_answer_when_it_differs_from_the_stream(service, openai_server):
+    openai_server.state.reply = "DenseNet connects every layer to every other layer [1][42]."
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "RAG_"))}
+    env |= {"OPENAI_BASE_URL": openai_server.base_url, "OPENAI_API_KEY": "test-key", "RAG_LLM": "openai"}
+    proc = subprocess.run([sys.executable, "-m", "rag", "ask", "How does DenseNet connect layers?", "--index",
+                           str(service.settings.index_dir)], capture_output=True, text=True, cwd=PROJECT_ROOT,
+                          env=env, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    streamed, _, checked = proc.stdout.partition("Answer, checked:")
+    assert "[42]" in streamed and checked and "[42]" not in checked.split("Notice:")[0]
+    assert "DenseNet connects every layer to every other layer [1]." in checked

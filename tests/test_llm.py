@@ -7,6 +7,7 @@ import time
 
 import pytest
 
+from rag.followup import Turn
 from rag.llm import pack_context
 from rag.prompts import ABSTAIN_PHRASE
 from rag.service import RagService
@@ -114,3 +115,49 @@ def test_the_prompt_carries_the_question_plan(service, openai_server, tmp_path, 
     _svc(service, tmp_path, openai_server.base_url).ask(question)
     user = openai_server.state.requests[-1]["body"]["messages"][-1]["content"]
     assert expected in user
+
+
+# ------------------------------------------------------------------ the whole answer is bounded
+LONG = "DenseNet connects each layer to every other layer, which reuses features and needs fewer parameters [1]. " * 2
+
+
+def _timed(svc: RagService, question: str = Q, **kw) -> tuple[Answer, float]:
+    t0 = time.monotonic()
+    answer = svc.ask(question, **kw)
+    return answer, time.monotonic() - t0
+
+
+def test_a_trickling_server_is_cut_off_at_the_deadline(service, openai_server, tmp_path):
+    openai_server.state.reply, openai_server.state.chunk_delay = LONG, 0.4  # ~30 pieces: 12 s in all
+    answer, wall = _timed(_svc(service, tmp_path, openai_server.base_url, llm_timeout=5, llm_deadline=2))
+    assert wall < 3.5, wall
+    assert answer.backend == "extractive" and "did not finish the answer within 2s" in answer.notice
+
+
+def test_a_silent_server_costs_the_deadline_not_retries_times_timeout(service, openai_server, tmp_path):
+    openai_server.state.mode, openai_server.state.delay = "slow", 10
+    answer, wall = _timed(_svc(service, tmp_path, openai_server.base_url, llm_timeout=5, llm_max_retries=2,
+                               llm_deadline=2))
+    assert wall < 3.5, wall
+    assert answer.backend == "extractive" and "within 2s" in answer.notice
+
+
+def test_a_truncated_stream_is_reported_and_answered_by_the_fallback(service, openai_server, tmp_path):
+    openai_server.state.mode, openai_server.state.reply = "truncated", "DenseNet reduces parameters [7]."
+    answer = _svc(service, tmp_path, openai_server.base_url, llm_max_retries=0).ask(Q)
+    assert answer.backend == "extractive" and "truncated stream" in answer.notice and answer.citations
+    assert "[7]" not in answer.text
+
+
+def test_a_slow_follow_up_rewrite_shares_the_deadline(service, openai_server, tmp_path):
+    first = service.ask("Which papers do data-free quantization?")
+    openai_server.state.mode, openai_server.state.delay = "slow", 5
+    svc = _svc(service, tmp_path, openai_server.base_url, llm_timeout=30, llm_max_retries=0, llm_deadline=3)
+    answer, wall = _timed(svc, "which of those use distillation?", history=[Turn.from_answer(first)])
+    assert wall < 4.5, wall  # rewrite (at most a third) + answer, not 2 x 5 s
+    assert answer.backend == "extractive" and "within 3s" in answer.notice
+
+
+def test_max_tokens_is_sent(service, openai_server, tmp_path):
+    _svc(service, tmp_path, openai_server.base_url, llm_max_tokens=321).ask(Q)
+    assert openai_server.state.requests[-1]["body"]["max_tokens"] == 321
