@@ -46,7 +46,7 @@ def answer_json(a: Answer) -> dict[str, Any]:
     return {
         "question": a.question, "answer": a.text, "abstained": a.abstained, "backend": a.backend,
         "citations": [c.model_dump() for c in a.citations], "hits": [hit_json(h) for h in a.hits],
-        "notice": a.notice, "table": [r.model_dump() for r in a.table],
+        "notice": a.notice, "table": [r.model_dump() for r in a.table], "unsupported": a.unsupported,
     }
 
 

@@ -5,12 +5,12 @@ timeouts and retries. Failures become LLMError; the service falls back to extrac
 from __future__ import annotations
 
 import json
-import logging
 import queue
 import threading
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+import re
+from dataclasses import dataclass, field
 from typing import Any
 
 from rag.citations import cited_numbers, drop_invalid, sentences_with_citations
@@ -19,6 +19,7 @@ from rag.prompts import ABSTAIN_PHRASE, render
 from rag.question import QuestionPlan
 from rag.redact import public_url, redact
 from rag.settings import Settings
+from rag.support import SupportJudge
 from rag.text import content_terms, split_sentences
 from rag.tokens import count_tokens
 from rag.types import Answer, Citation, Hit, TableRow, Usage
@@ -29,29 +30,55 @@ class PackedContext:
     hits: list[Hit]  # the sources, numbered 1..n in this order
     text: str
     tokens: int
+    sources: list[str] = field(default_factory=list)  # what the model saw of each source (title, abstract)
+    withheld: list[tuple[int, str]] = field(default_factory=list)  # (n, sentence) addressed to the model
+
+
+# text in an abstract that addresses the model rather than describing research
+_INSTRUCTION = re.compile(
+    r"\b(?:ignore|disregard|forget|override)\b[^.]{0,40}\b(?:instructions?|prompts?|rules|directions)\b|"
+    r"\bsystem prompt\b|\byou are (?:now )?(?:an? |the )?(?:ai|assistant|language model|chatbot|llm)\b|"
+    r"\b(?:respond|reply|answer|output|print|say)\s+(?:only\s+|exactly\s+)?(?:with\s+)?(?:the word\s+)?['\"“‘][^'\"”’]{1,40}['\"”’]",
+    re.I)
+_FENCE = re.compile(r"</?\s*source\b[^>]*>", re.I)
+
+
+def _fenced(n: int, title: str, sentences: list[str]) -> str:
+    body = _FENCE.sub("", " ".join(sentences))
+    return f'<source id="{n}">\n[{n}] {_FENCE.sub("", title)}\n{body}\n</source>'
 
 
 def pack_context(hits: list[Hit], budget: int) -> PackedContext:
-    """Number the sources and add them in rank order while they fit the token budget."""
+    """Number the sources and add them in rank order while they fit the token budget.
+
+    Each source is fenced as data (`<source id="n">`); sentences that address the model
+    ("ignore all previous instructions ...") are withheld and reported.
+    """
     blocks: list[str] = []
     kept: list[Hit] = []
+    seen: list[str] = []
+    withheld: list[tuple[int, str]] = []
     used = 0
     for hit in hits:
-        block = f"[{len(kept) + 1}] {hit.paper.title}\n{hit.paper.abstract}"
+        n = len(kept) + 1
+        sentences = split_sentences(hit.paper.abstract)
+        bad = [s for s in sentences if _INSTRUCTION.search(s)]
+        sentences = [s for s in sentences if s not in bad]
+        block = _fenced(n, hit.paper.title, sentences)
         cost = count_tokens(block) + 2
         if used + cost > budget:
-            if not kept:  # always give the model the best source, cut to the budget
-                sentences = split_sentences(hit.paper.abstract)
-                while sentences and count_tokens(" ".join(sentences)) + 20 > budget:
-                    sentences.pop()
-                block = f"[1] {hit.paper.title}\n{' '.join(sentences)}"
-                cost = count_tokens(block) + 2
-            else:
+            if kept:
                 continue
+            while sentences and count_tokens(" ".join(sentences)) + 30 > budget:  # always give the best source
+                sentences.pop()
+            block = _fenced(1, hit.paper.title, sentences)
+            cost = count_tokens(block) + 2
         blocks.append(block)
         kept.append(hit)
+        seen.append(f"{hit.paper.title}. {' '.join(sentences)}")
+        withheld += [(n, s) for s in bad]
         used += cost
-    return PackedContext(hits=kept, text="\n\n".join(blocks), tokens=used)
+    return PackedContext(hits=kept, text="\n\n".join(blocks), tokens=used, sources=seen, withheld=withheld)
 
 
 class DeadlineExceeded(Exception):
@@ -137,28 +164,41 @@ def best_quote(claims: list[str], hit: Hit) -> str:
     return max(sentences, key=lambda s: len(want & content_terms(s)))
 
 
-def build_answer(question: str, raw: str, ctx: PackedContext, usage: Usage, all_hits: list[Hit]) -> Answer:
-    """Validate the model's citations and attach the supporting sentences."""
+def build_answer(question: str, raw: str, ctx: PackedContext, usage: Usage, all_hits: list[Hit],
+                 judge: SupportJudge | None = None) -> Answer:
+    """Validate the model's citations, check each cited sentence against what the model saw of
+    its sources (`judge`), and attach the supporting sentences."""
     text, dropped = drop_invalid(raw.strip(), len(ctx.hits))
     abstained = ABSTAIN_PHRASE.lower().rstrip(".") in text.lower()
     notices = []
     if dropped:
         notices.append(f"Removed citations to sources that do not exist: {dropped}.")
+    if ctx.withheld:
+        notices.append("Withheld from the model, as text addressed to it rather than research: "
+                       + "; ".join(f"[{n}] \"{s[:80]}\"" for n, s in ctx.withheld) + ".")
     claims: dict[int, list[str]] = {}
+    unsupported: list[str] = []
     for sentence, nums in sentences_with_citations(text):
+        bare = re.sub(r"\s*\[\d+(?:\s*[,–-]\s*\d+)*\]", "", sentence).strip()
+        if judge is not None and not abstained and bare and not any(judge(bare, ctx.sources[n - 1]) for n in nums):
+            unsupported.append(sentence)
+            continue  # an unsupported sentence lends no quote to its source
         for n in nums:
             claims.setdefault(n, []).append(sentence)
+    if unsupported:
+        notices.append(f"{len(unsupported)} sentence(s) of this answer are not supported by the sources they cite: "
+                       + " ".join(f"\"{s}\"" for s in unsupported))
     citations = [
         Citation(n=n, paper_id=ctx.hits[n - 1].paper_id, title=ctx.hits[n - 1].paper.title,
                  quote=best_quote(claims.get(n, []), ctx.hits[n - 1]))
-        for n in cited_numbers(text)
+        for n in cited_numbers(text) if claims.get(n)
     ]
     if not citations and not abstained:
         notices.append("The model cited no sources; treat this answer with care.")
     return Answer(
         question=question, text=text, abstained=abstained, backend="openai",
         citations=[] if abstained else citations, hits=all_hits,
-        notice=" ".join(notices) or None, usage=usage,
+        notice=" ".join(notices) or None, usage=usage, unsupported=unsupported,
     )
 
 
@@ -196,7 +236,7 @@ def table_context(rows: list[TableRow]) -> str:
 
 def stream_llm_answer(
     plan: QuestionPlan, hits: list[Hit], settings: Settings, *, llm: Any = None, table: list[TableRow] | None = None,
-    deadline: float | None = None,
+    deadline: float | None = None, judge: SupportJudge | None = None,
 ) -> Iterator[str | Answer]:
     """Yield text deltas as they arrive, then the final Answer. Raises LLMError, also when the
     whole answer takes longer than `deadline` (default: settings.llm_deadline from now) or the
@@ -241,7 +281,7 @@ def stream_llm_answer(
     if not finished:
         raise LLMError(f"the LLM server at {where} broke off the answer before finishing it (truncated stream)")
     usage.completion_tokens = count_tokens(raw)
-    answer = build_answer(question, raw, ctx, usage, hits)
+    answer = build_answer(question, raw, ctx, usage, hits, judge)
     answer.table = rows
     yield answer
 
@@ -251,10 +291,12 @@ class OpenAIAnswerer:
 
     backend = "openai"
 
-    def __init__(self, settings: Settings, llm: Any = None):
+    def __init__(self, settings: Settings, llm: Any = None, embedder: Any = None):
         self.settings = settings
         self.llm = llm
+        self.judge = SupportJudge(embedder)
 
     def stream(self, plan: QuestionPlan, hits: list[Hit], table: list[TableRow] | None = None,
                deadline: float | None = None) -> Iterator[str | Answer]:
-        yield from stream_llm_answer(plan, hits, self.settings, llm=self.llm, table=table, deadline=deadline)
+        yield from stream_llm_answer(plan, hits, self.settings, llm=self.llm, table=table, deadline=deadline,
+                                     judge=self.judge)

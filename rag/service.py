@@ -233,7 +233,7 @@ class RagService:
     def answerer(self, backend: str) -> Answerer:
         """The backend that answers: a new backend is one class and one entry here."""
         if backend == "openai":
-            return OpenAIAnswerer(self.settings, llm=self.llm)
+            return OpenAIAnswerer(self.settings, llm=self.llm, embedder=self.retriever.index.embedder)
         return ExtractiveAnswerer(self.retriever, self.settings)
 
     def _answer(self, plan: QuestionPlan, hits: list[Hit], backend: str,

@@ -125,6 +125,9 @@ class Answer(BaseModel):
     table: list[TableRow] = Field(
         default_factory=list, description="Result rows, for questions over many papers' numbers; empty otherwise."
     )
+    unsupported: list[str] = Field(
+        default_factory=list, description="LLM answer sentences that the sources they cite do not support."
+    )
 
 
 class Claim(BaseModel):
