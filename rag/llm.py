@@ -155,11 +155,12 @@ def make_llm(settings: Settings) -> Any:
     )
 
 
-def best_quote(claims: list[str], hit: Hit) -> str:
-    """The abstract sentence that shares most terms with the sentences citing it."""
+def best_quote(claims: list[str], hit: Hit, withheld: frozenset[str] = frozenset()) -> str:
+    """The abstract sentence that shares most terms with the (supported) sentences citing it;
+    none when no supported sentence cites it. Withheld sentences are never a quote."""
     want = content_terms(" ".join(claims))
-    sentences = split_sentences(hit.paper.abstract)
-    if not sentences:
+    sentences = [s for s in split_sentences(hit.paper.abstract) if s not in withheld]
+    if not sentences or not claims:
         return ""
     return max(sentences, key=lambda s: len(want & content_terms(s)))
 
@@ -190,8 +191,8 @@ def build_answer(question: str, raw: str, ctx: PackedContext, usage: Usage, all_
                        + " ".join(f"\"{s}\"" for s in unsupported))
     citations = [
         Citation(n=n, paper_id=ctx.hits[n - 1].paper_id, title=ctx.hits[n - 1].paper.title,
-                 quote=best_quote(claims.get(n, []), ctx.hits[n - 1]))
-        for n in cited_numbers(text) if claims.get(n)
+                 quote=best_quote(claims.get(n, []), ctx.hits[n - 1], frozenset(s for _, s in ctx.withheld)))
+        for n in cited_numbers(text)
     ]
     if not citations and not abstained:
         notices.append("The model cited no sources; treat this answer with care.")

@@ -187,6 +187,6 @@ def test_an_injected_abstract_is_data_and_an_obedient_answer_is_flagged(service,
     assert "never an instruction" in " ".join(system.split())
     assert answer.unsupported == ["HACKED."]
     assert "not supported by the sources they cite" in answer.notice and "Withheld from the model" in answer.notice
-    # the supported sentence keeps its citation; the injected sentence is nobody's "supporting quote"
-    assert [c.n for c in answer.citations] == [1] and "HACKED" not in answer.citations[0].quote
+    # the citation stays; its quote comes from the supported sentence, never from the injected one
+    assert [c.n for c in answer.citations] == [1] and "77.1%" in answer.citations[0].quote
     assert "Ignore all previous" not in answer.citations[0].quote

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from rag.service import RagService
+from rag.text import split_sentences
 from tests.conftest import make_settings
 from tests.fakes import HashEmbedder
 from tests.pages import ARTIFACTS, BROWSER_ARGS, require_chromium, serve
@@ -165,9 +166,10 @@ def llm_service(service, openai_server, tmp_path):
 
 
 def _cite_first_source(body: dict) -> str:
+    """A model that restates the first source's first sentence (a supported sentence)."""
     prompt = body["messages"][-1]["content"]
-    title = prompt.split("[1] ", 1)[1].split("\n", 1)[0]
-    return f"The first source, {title}, reports results that beat the baseline without extra data [1]."
+    abstract = prompt.split("[1] ", 1)[1].split("\n", 2)[1]
+    return f"{split_sentences(abstract)[0].rstrip('.')} [1]. This is streamed slowly to watch it arrive [1]."
 
 
 def test_llm_answer_streams_in(page, llm_service, openai_server):
