@@ -247,6 +247,17 @@ def cmd_ask(args: argparse.Namespace) -> int:
     return 0
 
 
+def _positive(text: str) -> int:
+    """--top-k: a whole number from 1 to 100 (argparse prints the message and exits 2)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if not 1 <= value <= 100:
+        raise argparse.ArgumentTypeError(f"must be between 1 and 100, got {value}")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="rag", description="Ask questions of a collection of paper abstracts.")
     common = argparse.ArgumentParser(add_help=False)
@@ -261,14 +272,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("search", parents=[common], help="list the papers that match a query")
     p.add_argument("query", nargs="?")
-    p.add_argument("--top-k", type=int, default=None)
+    p.add_argument("--top-k", type=_positive, default=None, help="papers to use (1-100)")
     p.add_argument("--mode", choices=["hybrid", "dense", "lexical"], default="hybrid")
     p.add_argument("--batch", help="file with one query per line (or JSONL with \"question\")")
     p.set_defaults(func=cmd_search)
 
     p = sub.add_parser("ask", parents=[common], help="answer a question with citations")
     p.add_argument("question", nargs="?")
-    p.add_argument("--top-k", type=int, default=None)
+    p.add_argument("--top-k", type=_positive, default=None, help="papers to use (1-100)")
     p.add_argument("--backend", choices=["auto", "extractive", "openai"], default=None)
     p.add_argument("--batch", help="file with one question per line (or JSONL with \"question\" and an "
                    "optional \"history\" list of earlier questions)")

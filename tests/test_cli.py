@@ -65,6 +65,9 @@ def test_errors_are_one_actionable_line(service, tmp_path):
     proc = subprocess.run([sys.executable, "-m", "rag", "ingest", "--index", str(tmp_path / "i2"), "--corpus", str(bad)],
                           capture_output=True, text=True, cwd=PROJECT_ROOT)
     assert proc.returncode != 0 and "p.txt:2" in proc.stderr and "Traceback" not in proc.stderr
+    for bad in ("0", "-3"):
+        proc = run(service, "search", "densenet", "--top-k", bad, check=False)
+        assert proc.returncode == 2 and "must be between 1 and 100" in proc.stderr and "Traceback" not in proc.stderr
 
 
 def test_search_finds_a_paper_by_its_own_name(service):
