@@ -179,9 +179,8 @@ def build_answer(question: str, raw: str, ctx: PackedContext, usage: Usage, all_
                        + "; ".join(f"[{n}] \"{s[:80]}\"" for n, s in ctx.withheld) + ".")
     claims: dict[int, list[str]] = {}
     unsupported: list[str] = []
-    for sentence, nums in sentences_with_citations(text):
-        bare = re.sub(r"\s*\[\d+(?:\s*[,–-]\s*\d+)*\]", "", sentence).strip()
-        if judge is not None and not abstained and bare and not any(judge(bare, ctx.sources[n - 1]) for n in nums):
+    for sentence, nums in sentences_with_citations(text):  # sentences already without their markers
+        if judge is not None and not abstained and not any(judge(sentence, ctx.sources[n - 1]) for n in nums):
             unsupported.append(sentence)
             continue  # an unsupported sentence lends no quote to its source
         for n in nums:
