@@ -109,20 +109,23 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     from rag.service import RagService
 
     service = RagService(_settings(args))
-    report, stats = service.ingest(rebuild=args.rebuild, progress=None if args.json else _progress_bar())
+    report, stats = service.ingest(rebuild=args.rebuild, strict=args.strict,
+                                   progress=None if args.json else _progress_bar())
     summary = {
         "entries": report.entries, "papers": len(report.papers), "files": len(report.files),
+        "skipped_files": report.skipped,
         "added": stats.added, "updated": stats.updated, "removed": stats.removed,
         "unchanged": stats.unchanged, "chunks_embedded": stats.chunks_embedded,
         "seconds": round(stats.seconds, 2), "index": str(service.settings.index_dir),
-        "warnings": report.warnings,
+        "warnings": stats.warnings,
     }
-    for warning in report.warnings:
-        print(f"warning: {warning}", file=sys.stderr)
+    for warning in stats.warnings:
+        print(f"warning: {strip_controls(warning)}", file=sys.stderr)
     if args.json:
         print(json.dumps(summary))
     else:
-        print(f"{summary['entries']} entries in {summary['files']} pages -> {summary['papers']} unique papers; "
+        skipped = f" ({len(report.skipped)} skipped, see the warnings)" if report.skipped else ""
+        print(f"{summary['entries']} entries in {summary['files']} pages{skipped} -> {summary['papers']} unique papers; "
               f"added {stats.added}, updated {stats.updated}, removed {stats.removed}, unchanged {stats.unchanged} "
               f"({stats.chunks_embedded} chunks embedded in {stats.seconds:.1f}s) -> {summary['index']}")
     return 0
@@ -268,6 +271,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("ingest", parents=[common], help="build or update the index")
     p.add_argument("--rebuild", action="store_true", help="start from scratch")
+    p.add_argument("--strict", action="store_true",
+                   help="stop at the first page that cannot be read or parsed (default: skip it with a warning)")
     p.set_defaults(func=cmd_ingest)
 
     p = sub.add_parser("search", parents=[common], help="list the papers that match a query")

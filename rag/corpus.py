@@ -38,6 +38,7 @@ class CorpusReport:
     entries: int
     files: list[str]
     warnings: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)  # pages that could not be read or parsed
 
 
 def normalize_title(title: str) -> str:
@@ -161,8 +162,9 @@ def merge_entries(entries: list[_Entry]) -> list[Paper]:
     return list(papers.values())
 
 
-def load_corpus(corpus_dir: Path) -> CorpusReport:
-    """Parse every *.txt page in `corpus_dir`."""
+def load_corpus(corpus_dir: Path, *, strict: bool = False) -> CorpusReport:
+    """Parse every *.txt page in `corpus_dir`. A page that cannot be read or parsed is skipped
+    with a warning naming its file and line (`strict`: raised instead); the others still count."""
     if not corpus_dir.is_dir():
         raise CorpusError(f"corpus folder {corpus_dir} does not exist; pass --corpus DIR")
     files = sorted(corpus_dir.glob("*.txt"))
@@ -170,14 +172,30 @@ def load_corpus(corpus_dir: Path) -> CorpusReport:
         raise CorpusError(f"no *.txt listing pages in {corpus_dir}")
     entries: list[_Entry] = []
     warnings: list[str] = []
+    broken: list[CorpusError] = []
     for path in files:
-        page = parse_page(path)
-        if not page:
+        try:
+            page = parse_page(path)
+        except OSError as exc:
+            page, error = [], CorpusError(f"cannot read the page ({exc.strerror or exc})", path=str(path))
+        except CorpusError as exc:
+            page, error = [], exc
+        else:
+            error = None
+        if error is not None:
+            if strict:
+                raise error
+            broken.append(error)
+            warnings.append(f"{error} (page skipped; --strict stops instead)")
+        elif not page:
             warnings.append(f"{path}: no papers found on this page (skipped)")
         entries.extend(page)
     if not entries:
+        if broken:
+            raise CorpusError(f"no page under {corpus_dir} could be read; the first problem: {broken[0]}")
         raise CorpusError(f"no papers found in any page under {corpus_dir}")
     papers = merge_entries(entries)
     return CorpusReport(
-        papers=papers, entries=len(entries), files=[p.name for p in files], warnings=warnings
+        papers=papers, entries=len(entries), files=[p.name for p in files if not any(e.path == str(p) for e in broken)],
+        warnings=warnings, skipped=[e.path or "" for e in broken],
     )

@@ -34,6 +34,7 @@ class IndexCorruptError(RagError):
     """The index exists but cannot be opened."""
 
     def __init__(self, index_dir: str, detail: str):
+        self.detail = detail
         super().__init__(
             f"The index at {index_dir} is unreadable ({detail}); "
             "rebuild it with `python -m rag ingest --rebuild`."

@@ -9,14 +9,16 @@ Layout of `index_dir`::
     gen-<stamp>/claims.sqlite  result claims (rag.claimstore), rewritten by every ingest
     gen-<stamp>/papers.json, manifest.json
 
-An ingest copies the live generation, applies the changes to the copy and only then
-points CURRENT at it, so an interrupted ingest leaves the previous index usable.
+An ingest copies the live generation, applies the changes to the copy, checks it and only
+then points CURRENT at it, so an interrupted ingest leaves the previous index usable; who may
+write, read and remove a generation is `rag.generations`.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import shutil
 import time
@@ -28,11 +30,14 @@ from typing import Any
 from rag.claims import CLAIMS_VERSION
 from rag.claimstore import ClaimStore, build_claims, write_claims
 from rag.embed import Embedder, LlamaEmbedding, get_embedder
-from rag.errors import EmbedderMismatchError, IndexCorruptError, IndexMissingError
+from rag.errors import EmbedderMismatchError, IndexCorruptError, IndexMissingError, RagError
+from rag.generations import (IndexNotWritableError, ReaderLease, private_copy, remove_stale, verify_collection,
+                             writable, writer_lock)
 from rag.settings import Settings
 from rag.text import split_sentences
 from rag.types import Chunk, Paper
 
+log = logging.getLogger(__name__)
 COLLECTION = "papers"
 CLAIMS_FILE = "claims.sqlite"
 CHUNKER_VERSION = "3"  # 3: one chunk per sentence
@@ -110,6 +115,7 @@ class IngestStats:
     removed: int = 0
     unchanged: int = 0
     chunks_embedded: int = 0
+    chunks: int = 0
     claims: int = 0
     seconds: float = 0.0
     generation: str = ""
@@ -141,29 +147,81 @@ def ingest(
     rebuild: bool = False,
     progress: Progress | None = None,
 ) -> IngestStats:
-    """Bring the index in line with `papers`, embedding only new or changed ones."""
-    from llama_index.core import VectorStoreIndex
-    from llama_index.retrievers.bm25 import BM25Retriever
-    from llama_index.vector_stores.chroma import ChromaVectorStore
-
-    t0 = time.perf_counter()
+    """Bring the index in line with `papers`, embedding only new or changed ones. One ingest at
+    a time per index folder; a live generation that is unreadable or fails its check is rebuilt
+    from the papers (with a warning) instead of being carried forward."""
     embedder = embedder or get_embedder(settings)
+    with writer_lock(settings.index_dir, settings.ingest_lock_wait):
+        warnings: list[str] = []
+        try:
+            if not rebuild:
+                try:
+                    return _build(papers, settings, embedder, incremental=True, progress=progress)
+                except _Damaged as exc:
+                    warnings.append(f"the existing index was damaged ({exc}); rebuilt it from the corpus")
+                    log.warning("%s", warnings[-1])
+            stats = _build(papers, settings, embedder, incremental=False, progress=progress)
+        except _Damaged as exc:
+            raise IndexCorruptError(str(settings.index_dir), f"the new generation failed its check: {exc}") from None
+        except OSError as exc:
+            raise IndexNotWritableError(f"cannot write the index folder {settings.index_dir} "
+                                        f"({exc.strerror or exc}); fix the permissions or pass --index DIR") from None
+        stats.warnings = warnings
+        return stats
+
+
+class _Damaged(Exception):
+    """A generation that cannot be read or fails `verify_collection`."""
+
+
+def _build(papers: list[Paper], settings: Settings, embedder: Embedder, *, incremental: bool,
+           progress: Progress | None) -> IngestStats:
+    t0 = time.perf_counter()
     index_dir = settings.index_dir
-    index_dir.mkdir(parents=True, exist_ok=True)
-    live = None if rebuild else _live_generation(index_dir)
+    live: Path | None = None
     old_hashes: dict[str, str] = {}
-    if live is not None:
-        manifest = read_manifest(live)
-        if manifest.get("embedder") != embedder.id:
-            raise EmbedderMismatchError(str(index_dir), manifest.get("embedder", "?"), embedder.id)
-        old_hashes = manifest.get("papers", {})
+    if incremental:
+        try:
+            live = _live_generation(index_dir)
+            manifest = read_manifest(live) if live is not None else {}
+        except IndexCorruptError as exc:
+            raise _Damaged(exc.detail) from None
+        if live is not None:
+            if manifest.get("embedder") != embedder.id:
+                raise EmbedderMismatchError(str(index_dir), manifest.get("embedder", "?"), embedder.id)
+            old_hashes = manifest.get("papers", {})
 
     stamp = time.strftime("%Y%m%dT%H%M%S") + f"-{os.getpid()}-{time.perf_counter_ns() % 10**6}"
     gen = index_dir / f"gen-{stamp}"
     _release_chroma()
-    if live is not None:
-        shutil.copytree(live / "chroma", gen / "chroma")
-    gen.mkdir(parents=True, exist_ok=True)
+    try:
+        if live is not None:
+            shutil.copytree(live / "chroma", gen / "chroma")
+        gen.mkdir(parents=True, exist_ok=True)
+        stats = _fill(gen, papers, settings, embedder, old_hashes, progress)
+        problem = verify_collection(_chroma_collection(gen / "chroma"), stats.chunks)
+        if problem:
+            raise _Damaged(problem)
+    except BaseException:
+        _release_chroma()
+        shutil.rmtree(gen, ignore_errors=True)
+        raise
+    _release_chroma()
+
+    tmp = index_dir / "CURRENT.tmp"
+    tmp.write_text(gen.name)
+    os.replace(tmp, index_dir / "CURRENT")  # the atomic switch
+    remove_stale(index_dir, keep=gen.name)
+    stats.seconds = time.perf_counter() - t0
+    return stats
+
+
+def _fill(gen: Path, papers: list[Paper], settings: Settings, embedder: Embedder, old_hashes: dict[str, str],
+          progress: Progress | None) -> IngestStats:
+    """Apply the changes to the generation `gen` (a copy of the live one, or empty)."""
+    from llama_index.core import VectorStoreIndex
+    from llama_index.retrievers.bm25 import BM25Retriever
+    from llama_index.vector_stores.chroma import ChromaVectorStore
 
     new_hashes = {p.paper_id: paper_hash(p, settings) for p in papers}
     changed = [p for p in papers if old_hashes.get(p.paper_id) != new_hashes[p.paper_id]]
@@ -176,9 +234,14 @@ def ingest(
         generation=gen.name,
     )
 
-    store = ChromaVectorStore(chroma_collection=_chroma_collection(gen / "chroma"))
-    for pid in removed + [p.paper_id for p in changed if p.paper_id in old_hashes]:
-        store.delete(pid)
+    try:
+        store = ChromaVectorStore(chroma_collection=_chroma_collection(gen / "chroma"))
+        for pid in removed + [p.paper_id for p in changed if p.paper_id in old_hashes]:
+            store.delete(pid)
+    except Exception as exc:  # noqa: BLE001 - a copied collection Chroma cannot open or change
+        if isinstance(exc, OSError):
+            raise
+        raise _Damaged(f"{type(exc).__name__}: {exc}") from None
 
     chunks = [c for p in changed for c in chunk_paper(p)]
     if chunks:
@@ -201,27 +264,20 @@ def ingest(
     claims, flags = build_claims(papers)  # rules over every abstract: about a second for 500 papers
     write_claims(gen / CLAIMS_FILE, claims, flags)
     stats.claims = len(claims)
+    stats.chunks = sum(len(chunk_paper(p)) for p in papers)
     manifest = {
-        "embedder": embedder.id, "dim": embedder.dim, "papers": new_hashes,
+        "embedder": embedder.id, "dim": embedder.dim, "papers": new_hashes, "chunks": stats.chunks,
         "chunker": CHUNKER_VERSION, "claims": CLAIMS_VERSION, "built": time.strftime("%Y-%m-%dT%H:%M:%S"),
     }
     (gen / "manifest.json").write_text(json.dumps(manifest))
-    _release_chroma()
-
-    tmp = index_dir / "CURRENT.tmp"
-    tmp.write_text(gen.name)
-    os.replace(tmp, index_dir / "CURRENT")  # the atomic switch
-    for stale in index_dir.glob("gen-*"):
-        if stale.name != gen.name:
-            shutil.rmtree(stale, ignore_errors=True)
-    stats.seconds = time.perf_counter() - t0
     return stats
 
 
 # ----------------------------------------------------------------------------- reading
 @dataclass
 class PaperIndex:
-    """An opened index: papers by id, the dense store, the BM25 retriever."""
+    """An opened index: papers by id, the dense store, the BM25 retriever. It holds a reader
+    lease on its generation, so an ingest elsewhere does not remove it while it is open."""
 
     papers: dict[str, Paper]
     vector_store: Any
@@ -230,35 +286,65 @@ class PaperIndex:
     manifest: dict[str, Any]
     path: Path
     claims: ClaimStore
+    lease: ReaderLease | None = None
+    read_only: bool = False
 
 
 def index_exists(settings: Settings) -> bool:
     return (settings.index_dir / "CURRENT").exists()
 
 
+def read_papers(settings: Settings) -> list[Paper] | None:
+    """The live generation's papers without opening the rest, or None when it cannot be read."""
+    try:
+        gen = _live_generation(settings.index_dir)
+        if gen is None:
+            return None
+        return [Paper.model_validate(p) for p in json.loads((gen / "papers.json").read_text())]
+    except (RagError, OSError, ValueError):
+        return None
+
+
 def open_index(settings: Settings, *, embedder: Embedder | None = None) -> PaperIndex:
-    """Open the live generation; clear errors when it is missing, corrupt or mismatched."""
+    """Open the live generation; clear errors when it is missing, corrupt or mismatched. An
+    ingest that switches generations meanwhile is followed (the generation read is re-read)."""
+    embedder = embedder or get_embedder(settings)
+    for attempt in range(3):
+        gen = _live_generation(settings.index_dir)
+        if gen is None:
+            raise IndexMissingError(str(settings.index_dir))
+        try:
+            return _open_generation(gen, settings, embedder)
+        except IndexCorruptError:
+            if attempt == 2 or _live_generation(settings.index_dir) == gen:
+                raise
+    raise AssertionError("unreachable")
+
+
+def _open_generation(gen: Path, settings: Settings, embedder: Embedder) -> PaperIndex:
     from llama_index.retrievers.bm25 import BM25Retriever
     from llama_index.vector_stores.chroma import ChromaVectorStore
 
-    gen = _live_generation(settings.index_dir)
-    if gen is None:
-        raise IndexMissingError(str(settings.index_dir))
-    manifest = read_manifest(gen)
-    embedder = embedder or get_embedder(settings)
+    lease = ReaderLease(gen)
+    read_only = not writable(gen / "chroma")
+    where = gen if not read_only else private_copy(gen)  # Chroma writes to its SQLite file even to read
+    manifest = read_manifest(where)
     if manifest.get("embedder") != embedder.id:
         raise EmbedderMismatchError(str(settings.index_dir), manifest.get("embedder", "?"), embedder.id)
     try:
-        papers = [Paper.model_validate(p) for p in json.loads((gen / "papers.json").read_text())]
-        bm25 = BM25Retriever.from_persist_dir(str(gen / "bm25"), show_progress=False)
-        collection = _chroma_collection(gen / "chroma")
+        papers = [Paper.model_validate(p) for p in json.loads((where / "papers.json").read_text())]
+        bm25 = BM25Retriever.from_persist_dir(str(where / "bm25"), show_progress=False)
+        collection = _chroma_collection(where / "chroma")
         count = collection.count()
+        claims = ClaimStore.open(where / CLAIMS_FILE, papers)
     except Exception as exc:  # noqa: BLE001 - any failure here means an unreadable index
         raise IndexCorruptError(str(settings.index_dir), f"{type(exc).__name__}: {exc}") from exc
     if count == 0 and papers:
         raise IndexCorruptError(str(settings.index_dir), "the Chroma collection is empty")
+    if "chunks" in manifest and count != manifest["chunks"]:
+        raise IndexCorruptError(str(settings.index_dir), f"the Chroma collection holds {count} vectors, "
+                                                        f"the manifest {manifest['chunks']}")
     return PaperIndex(
         papers={p.paper_id: p for p in papers}, vector_store=ChromaVectorStore(chroma_collection=collection),
-        bm25=bm25, embedder=embedder, manifest=manifest, path=gen,
-        claims=ClaimStore.open(gen / CLAIMS_FILE, papers),
+        bm25=bm25, embedder=embedder, manifest=manifest, path=gen, claims=claims, lease=lease, read_only=read_only,
     )

@@ -14,6 +14,7 @@ from typing import Any, Literal
 
 import numpy as np
 
+from rag.errors import IndexCorruptError
 from rag.index import PaperIndex
 from rag.lexicon import Lexicon
 from rag.question import QuestionPlan, analyse
@@ -112,7 +113,10 @@ class Retriever:
         metas: list[dict[str, Any]] = []
         docs: list[str] = []
         for offset in range(0, total, _PAGE):
-            got = collection.get(include=["embeddings", "metadatas", "documents"], limit=_PAGE, offset=offset)
+            try:
+                got = collection.get(include=["embeddings", "metadatas", "documents"], limit=_PAGE, offset=offset)
+            except Exception as exc:  # noqa: BLE001 - a damaged vector file: say so, not a traceback
+                raise IndexCorruptError(str(self.settings.index_dir), f"{type(exc).__name__}: {exc}") from None
             ids += got["ids"]
             vecs.append(np.asarray(got["embeddings"], dtype=np.float32))
             metas += got["metadatas"]

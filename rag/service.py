@@ -15,7 +15,7 @@ from rag.embed import Embedder, get_embedder
 from rag.evidence import display_name
 from rag.errors import ConfigError, LLMError, QuestionError
 from rag.followup import Turn, interpret
-from rag.index import IngestStats, Progress, index_exists, ingest, open_index
+from rag.index import IngestStats, Progress, index_exists, ingest, open_index, read_papers
 from rag.llm import OpenAIAnswerer, make_llm
 from rag.metadata import metadata_answer, metadata_filter
 from rag.question import QuestionPlan
@@ -42,38 +42,50 @@ class RagService:
         self._retriever: Retriever | None = None
         self._tables: ClaimTables | None = None
         self._corpus: CorpusReport | None = None
+        self._catalog: list[Paper] | None = None
         self._lock = threading.Lock()  # the page answers several sessions at once
         check_all()
 
     # -- index ---------------------------------------------------------------------------
-    def load_corpus(self) -> CorpusReport:
-        self._corpus = load_corpus(self.settings.corpus_dir)
+    def load_corpus(self, *, strict: bool = False) -> CorpusReport:
+        self._corpus = load_corpus(self.settings.corpus_dir, strict=strict)
         return self._corpus
 
     def corpus(self) -> CorpusReport:
         """The parsed corpus (parsed once; `ingest` re-reads it)."""
         return self._corpus if self._corpus is not None else self.load_corpus()
 
+    def catalog(self) -> list[Paper]:
+        """The papers there are to ask about: the index's when there is one (so a broken page in
+        the corpus folder does not stop the page from starting), else the corpus's."""
+        if self._retriever is not None:
+            return self._retriever.papers
+        if self._catalog is None:
+            self._catalog = (read_papers(self.settings) if index_exists(self.settings) else None) or self.corpus().papers
+        return self._catalog
+
     def paper_count(self) -> int:
-        return len(self.corpus().papers)
+        return len(self.catalog())
 
     def dated_count(self) -> int:
-        return sum(1 for p in self.corpus().papers if p.year)
+        return sum(1 for p in self.catalog() if p.year)
 
     def years(self) -> list[int]:
-        """Publication years present in the corpus, for the page's year filter."""
-        return sorted({p.year for p in self.corpus().papers if p.year})
+        """Publication years present in the collection, for the page's year filter."""
+        return sorted({p.year for p in self.catalog() if p.year})
 
     def backends(self) -> list[str]:
         """Answer backends usable now: extractive always, openai when configured."""
         return ["extractive", "openai"] if (self.llm is not None or self.settings.openai_configured) else ["extractive"]
 
-    def ingest(self, *, rebuild: bool = False, progress: Progress | None = None) -> tuple[CorpusReport, IngestStats]:
-        report = self.load_corpus()
+    def ingest(self, *, rebuild: bool = False, strict: bool = False,
+               progress: Progress | None = None) -> tuple[CorpusReport, IngestStats]:
+        report = self.load_corpus(strict=strict)
         stats = ingest(report.papers, self.settings, embedder=self._embedder(), rebuild=rebuild, progress=progress)
-        stats.warnings = report.warnings
+        stats.warnings = report.warnings + stats.warnings
         self._retriever = None
         self._tables = None
+        self._catalog = None
         return report, stats
 
     def ensure_index(self, progress: Progress | None = None) -> bool:

@@ -38,6 +38,9 @@ class Settings(BaseSettings):
     index_dir: Path = Field(
         PROJECT_ROOT / ".rag" / "index", description="Where the Chroma + BM25 index lives."
     )
+    ingest_lock_wait: float = Field(
+        600.0, ge=0, description="Seconds an ingest waits for another ingest of the same index to finish."
+    )
     embedder: Literal["minilm", "openai"] = Field(
         "minilm",
         description="minilm = offline all-MiniLM-L6-v2 int8 ONNX; openai = OpenAI embeddings.",

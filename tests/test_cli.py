@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
+
+import pytest
 
 from rag.settings import PROJECT_ROOT
 
@@ -128,3 +131,32 @@ def test_the_cli_reprints_the_checked_answer_when_it_differs_from_the_stream(ser
     streamed, _, checked = proc.stdout.partition("Answer, checked:")
     assert "[42]" in streamed and checked and "[42]" not in checked.split("Notice:")[0]
     assert "DenseNet connects every layer to every other layer [1]." in checked
+
+
+def _read_only(folder, *command):
+    """`command` with `folder` mounted read-only (a private mount namespace), or None where the
+    machine does not allow one."""
+    probe = subprocess.run(["unshare", "-m", "sh", "-c", f"mount --bind {folder} {folder} && "
+                            f"mount -o remount,ro,bind {folder} {folder} && ! touch {folder}/probe"],
+                           capture_output=True, text=True)
+    if probe.returncode != 0:
+        return None
+    script = (f'mount --bind "$1" "$1" && mount -o remount,ro,bind "$1" "$1" && shift && exec "$@"')
+    return ["unshare", "-m", "sh", "-c", script, "sh", str(folder), *command]
+
+
+def test_a_read_only_index_is_queried_and_ingest_says_why_not(service, tmp_path):
+    index = tmp_path / "ro"
+    shutil.copytree(service.settings.index_dir, index, ignore=shutil.ignore_patterns(".readers", "*.lock"))
+    search = _read_only(index, sys.executable, "-m", "rag", "search", "densenet", "--json", "--index", str(index))
+    if search is None:
+        pytest.skip("no private read-only mount on this machine (needs unshare -m)")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "RAG_"))} | {"RAG_LLM": "extractive"}
+    proc = subprocess.run(search, capture_output=True, text=True, cwd=PROJECT_ROOT, env=env, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["hits"][0]["title"].startswith("Densely Connected")
+    assert "read-only" in proc.stderr and "Traceback" not in proc.stderr
+    ingest = _read_only(index, sys.executable, "-m", "rag", "ingest", "--index", str(index))
+    proc = subprocess.run(ingest, capture_output=True, text=True, cwd=PROJECT_ROOT, env=env, timeout=300)
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr
+    assert proc.stderr.strip().splitlines()[-1].startswith("error: cannot write the index folder")

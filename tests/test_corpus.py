@@ -99,3 +99,21 @@ def test_empty_page_is_reported_and_empty_folder_fails(tmp_path):
         load_corpus(empty)
     with pytest.raises(CorpusError, match="does not exist"):
         load_corpus(tmp_path / "nope")
+
+
+def test_a_broken_page_is_skipped_with_its_file_and_line_unless_strict(tmp_path):
+    _write(tmp_path, "a.txt", f"Good Title\n{ABSTRACT}\n")
+    _write(tmp_path, "b.txt", "Title One\nToo short.\n")
+    _write(tmp_path, "c.txt", f"Another Good Title\n{ABSTRACT}\n".encode() + b"\xff\n")
+    (tmp_path / "d.txt").mkdir()  # not even a file
+    report = load_corpus(tmp_path)
+    assert sorted(p.title for p in report.papers) == ["Good Title"]
+    assert report.files == ["a.txt"] and len(report.skipped) == 3
+    assert any("b.txt:2:" in w and "too short" in w for w in report.warnings)
+    assert any("c.txt:3:" in w and "UTF-8" in w for w in report.warnings)
+    assert any("d.txt" in w and "cannot read" in w for w in report.warnings)
+    with pytest.raises(CorpusError, match=r"b.txt:2: .*too short"):
+        load_corpus(tmp_path, strict=True)
+    (tmp_path / "a.txt").unlink()
+    with pytest.raises(CorpusError, match=r"no page .* could be read; the first problem: .*b.txt:2"):
+        load_corpus(tmp_path)

@@ -1,12 +1,18 @@
 from __future__ import annotations
 
+import gc
 import json
+import logging
+import threading
+import time
 
 import pytest
 
 from rag.corpus import load_corpus
 from rag.errors import EmbedderMismatchError, IndexCorruptError, IndexMissingError
+from rag.generations import IndexBusyError, writer_lock
 from rag.index import chunk_paper, ingest, open_index
+from rag.retrieve import Retriever
 from rag.text import split_sentences
 from tests.conftest import make_settings
 from tests.fakes import HashEmbedder
@@ -61,10 +67,17 @@ def test_incremental_ingest(tmp_path, small_corpus):
     (small_corpus / "new.txt").unlink()
     fourth = _ingest(s)
     assert fourth.removed == 1
+    reading = idx.path  # `idx` still has the third generation open: the ingest keeps it for its reader
+    assert reading.is_dir() and len(list(s.index_dir.glob("gen-*"))) == 2
+    assert "a-brand-new-paper-about-graph-sparsifiers" in idx.papers
     idx = open_index(s, embedder=HashEmbedder())
     assert "a-brand-new-paper-about-graph-sparsifiers" not in idx.papers
     assert not idx.vector_store.client.get(where={"paper_id": "a-brand-new-paper-about-graph-sparsifiers"})["ids"]
-    assert len(list((s.index_dir).glob("gen-*"))) == 1  # old generations are cleaned up
+    del idx
+    gc.collect()
+    _ingest(s)
+    assert len(list(s.index_dir.glob("gen-*"))) == 1  # no reader left: old generations are cleaned up
+    assert not reading.exists()
 
 
 def test_refuses_to_mix_embedders(tmp_path, small_corpus):
@@ -108,3 +121,49 @@ def test_missing_and_corrupt_index(tmp_path, small_corpus):
         open_index(s, embedder=HashEmbedder())
     assert _ingest(s, rebuild=True).added > 0
     assert open_index(s, embedder=HashEmbedder()).papers
+    gen = s.index_dir / (s.index_dir / "CURRENT").read_text()
+    (gen / "manifest.json").write_text("{not json")
+    repaired = _ingest(s)  # a plain ingest rebuilds an unreadable index instead of failing on it
+    assert repaired.added > 0 and any("damaged" in w and "rebuilt" in w for w in repaired.warnings)
+    assert open_index(s, embedder=HashEmbedder()).papers
+
+
+def test_damaged_vectors_are_reported_and_never_carried_forward(tmp_path, small_corpus):
+    s = make_settings(tmp_path, corpus_dir=small_corpus)
+    _ingest(s)
+    gen = s.index_dir / (s.index_dir / "CURRENT").read_text()
+    [vectors] = gen.glob("chroma/*/data_level0.bin")
+    with vectors.open("r+b") as f:
+        f.truncate(1000)
+    with pytest.raises(IndexCorruptError, match="--rebuild"):
+        Retriever(open_index(s, embedder=HashEmbedder()), s)
+    gc.collect()
+    again = _ingest(s)  # nothing changed in the corpus, but the copy fails its check: rebuilt
+    assert any("damaged" in w for w in again.warnings) and again.added == len(load_corpus(small_corpus).papers)
+    retriever = Retriever(open_index(s, embedder=HashEmbedder()), s)
+    assert retriever.search("camera localization uncertainty", top_k=3)
+
+
+def test_one_ingest_at_a_time(tmp_path, small_corpus, caplog):
+    s = make_settings(tmp_path, corpus_dir=small_corpus, ingest_lock_wait=0.3)
+    _ingest(s)
+    with writer_lock(s.index_dir, wait=0):  # another ingest is writing
+        t0 = time.monotonic()
+        with pytest.raises(IndexBusyError, match="another ingest is still writing"):
+            _ingest(s)
+        assert 0.25 < time.monotonic() - t0 < 5
+    patient = s.model_copy(update={"ingest_lock_wait": 30.0})
+    holder = threading.Thread(target=_hold_lock, args=(s.index_dir, 1.0))
+    holder.start()
+    time.sleep(0.2)
+    with caplog.at_level(logging.WARNING, logger="rag.generations"):
+        t0 = time.monotonic()
+        assert _ingest(patient).unchanged > 0  # waited for the other one, then did its own work
+    holder.join()
+    assert time.monotonic() - t0 > 0.5 and "waiting up to 30 s" in caplog.text
+    assert open_index(s, embedder=HashEmbedder()).papers
+
+
+def _hold_lock(index_dir, seconds):
+    with writer_lock(index_dir, wait=0):
+        time.sleep(seconds)

@@ -1,0 +1,167 @@
+"""Who may touch which index generation: one writer at a time, readers that keep theirs.
+
+- **One writer**: an ingest holds `index_dir/.ingest.lock` (filelock) from reading the live
+  generation to switching CURRENT; a second ingest waits for it, saying so, up to
+  `ingest_lock_wait` seconds.
+- **Readers keep their generation**: an opened index holds a shared `flock` on its
+  generation's `.readers` file for as long as it is open (the lock dies with the process), and
+  an ingest removes an old generation only when it can take that lock exclusively.
+- **Read-only indexes** (a read-only mount, another user's files) are opened from a private
+  copy, because Chroma writes to its SQLite file even to read.
+- **Checked before use**: a new generation is switched to only after a sample of its vectors
+  is read back and found by a query (`verify_collection`).
+"""
+
+from __future__ import annotations
+
+import atexit
+import fcntl
+import logging
+import shutil
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import IO, Any
+
+from filelock import FileLock, Timeout
+
+from rag.errors import RagError
+
+log = logging.getLogger(__name__)
+READERS = ".readers"
+LOCK = ".ingest.lock"
+_SAMPLE = 256  # vectors read back when a generation is checked
+
+
+class IndexBusyError(RagError):
+    """Another ingest kept the index locked for longer than we were willing to wait."""
+
+
+class IndexNotWritableError(RagError):
+    """The index folder cannot be written (ingest needs to)."""
+
+
+@contextmanager
+def writer_lock(index_dir: Path, wait: float) -> Iterator[None]:
+    """Hold the index's ingest lock; wait (with a log line) while another ingest holds it."""
+    try:
+        index_dir.mkdir(parents=True, exist_ok=True)
+        lock = FileLock(index_dir / LOCK)
+        try:
+            lock.acquire(timeout=0)
+        except Timeout:
+            log.warning("another ingest is writing %s; waiting up to %.0f s for it to finish", index_dir, wait)
+            try:
+                lock.acquire(timeout=wait)
+            except Timeout:
+                raise IndexBusyError(f"another ingest is still writing {index_dir} after {wait:.0f} s; "
+                                     "try again when it has finished (RAG_INGEST_LOCK_WAIT sets the wait)") from None
+    except OSError as exc:
+        raise IndexNotWritableError(f"cannot write the index folder {index_dir} ({exc.strerror or exc}); "
+                                    "ingest needs write access: fix the permissions or pass --index DIR") from None
+    try:
+        yield
+    finally:
+        lock.release()
+
+
+def writable(folder: Path) -> bool:
+    """Whether files can be created in `folder` (permission bits alone lie for root and read-only mounts)."""
+    try:
+        with tempfile.TemporaryFile(dir=folder):
+            return True
+    except OSError:
+        return False
+
+
+class ReaderLease:
+    """A shared lock on a generation that an ingest respects (see `remove_stale`)."""
+
+    def __init__(self, gen: Path):
+        self._file: IO[str] | None = None
+        try:
+            self._file = open(gen / READERS, "a+")  # noqa: SIM115 - held for the index's lifetime
+            fcntl.flock(self._file, fcntl.LOCK_SH)
+        except OSError:  # a read-only generation: no ingest can remove it either
+            self.release()
+
+    def release(self) -> None:
+        if self._file is not None:
+            self._file.close()  # closing drops the lock
+            self._file = None
+
+    def __del__(self) -> None:
+        self.release()
+
+
+def in_use(gen: Path) -> bool:
+    """Whether some process holds a reader lease on `gen`."""
+    try:
+        with open(gen / READERS, "a+") as f:
+            try:
+                fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                return True
+            fcntl.flock(f, fcntl.LOCK_UN)
+            return False
+    except OSError:
+        return False
+
+
+def remove_stale(index_dir: Path, keep: str) -> list[str]:
+    """Remove every generation but `keep` that no reader holds; returns the names kept for readers.
+    Called under the writer lock, so no other ingest is building one of them."""
+    kept = []
+    for gen in sorted(index_dir.glob("gen-*")):
+        if gen.name == keep:
+            continue
+        if in_use(gen):
+            kept.append(gen.name)
+            continue
+        shutil.rmtree(gen, ignore_errors=True)
+    if kept:
+        log.info("kept %d older generation(s) still open by a reader: %s", len(kept), ", ".join(kept))
+    return kept
+
+
+def private_copy(gen: Path) -> Path:
+    """A copy of a read-only generation in a temporary folder, removed when the process exits."""
+    tmp = Path(tempfile.mkdtemp(prefix="rag-readonly-"))
+    atexit.register(shutil.rmtree, tmp, True)
+    copy = tmp / gen.name
+    try:
+        shutil.copytree(gen, copy, ignore=shutil.ignore_patterns(READERS))
+    except OSError as exc:
+        raise RagError(f"the index at {gen.parent} is read-only and could not be copied to {tmp} "
+                       f"({exc.strerror or exc}); make it writable or free space in the temporary folder") from None
+    for path in [copy, *copy.rglob("*")]:
+        path.chmod(path.stat().st_mode | 0o200)
+    log.warning("the index at %s is read-only; reading a private copy in %s", gen.parent, tmp)
+    return copy
+
+
+def verify_collection(collection: Any, expected: int) -> str | None:
+    """None when the collection holds `expected` vectors and a spread sample of them can be read
+    and found again by a query; else what is wrong."""
+    try:
+        count = collection.count()
+        if count != expected:
+            return f"the Chroma collection holds {count} vectors, {expected} expected"
+        if not count:
+            return None
+        ids = sorted(collection.get(include=[])["ids"])
+        step = max(1, len(ids) // _SAMPLE)
+        sample = ids[::step][:_SAMPLE] + [ids[-1]]
+        got = collection.get(ids=sample, include=["embeddings"])
+        vectors = got["embeddings"]
+        if len(got["ids"]) != len(set(sample)) or vectors is None or len(vectors) != len(got["ids"]):
+            return "some vectors could not be read back"
+        probes = [0, len(vectors) // 2, len(vectors) - 1]
+        found = collection.query(query_embeddings=[vectors[i] for i in probes], n_results=1, include=["distances"])
+        if not all(d and d[0] < 1e-3 for d in found["distances"]):  # itself (or an identical twin) comes first
+            return "a query for a stored vector did not find it"
+    except Exception as exc:  # noqa: BLE001 - whatever Chroma raises, the generation is unusable
+        return f"{type(exc).__name__}: {exc}"
+    return None
+
