@@ -7,7 +7,7 @@ import json
 import os
 import sys
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -52,35 +52,82 @@ def answer_json(a: Answer) -> dict[str, Any]:
 
 @dataclass
 class Asked:
-    """One question of a batch, with the earlier questions of its conversation."""
+    """One question of a batch (with the earlier questions of its conversation), or the reason
+    its line could not be read."""
 
     question: str
     history: list[str] = field(default_factory=list)
+    line: int | None = None
+    error: str | None = None
 
 
 def read_batch(path: Path) -> Iterator[Asked]:
     """One question per line, or JSONL objects with a "question" field and an optional
-    "history": ["earlier question", ...] (answered in order first)."""
+    "history": ["earlier question", ...] (answered in order first). A line that cannot be read
+    comes back with its `error`; the others are still asked."""
     try:
-        text = path.read_text(encoding="utf-8")
+        data = path.read_bytes()
     except OSError as exc:
-        raise RagError(f"cannot read {path}: {exc.strerror}") from exc
-    for lineno, line in enumerate(text.splitlines(), start=1):
-        line = line.strip()
+        raise RagError(f"cannot read the batch file {path}: {exc.strerror or exc}") from exc
+    for lineno, raw in enumerate(data.splitlines(), start=1):
+        try:
+            line = raw.decode("utf-8").strip()
+        except UnicodeDecodeError:
+            yield Asked("", line=lineno, error="not valid UTF-8; re-save the file as UTF-8")
+            continue
         if not line:
             continue
-        if line.startswith("{"):
-            try:
-                obj = json.loads(line)
-                history = obj.get("history", [])
-                if not isinstance(history, list) or not all(isinstance(h, str) for h in history):
-                    raise ValueError("history")
-                yield Asked(str(obj["question"]), history)
-            except (ValueError, KeyError, AttributeError) as exc:
-                raise RagError(f"{path}:{lineno}: expected a JSON object with a \"question\" field "
-                               "and an optional \"history\" list of strings") from exc
+        if not line.startswith("{"):
+            yield Asked(line, line=lineno)
+            continue
+        try:
+            obj = json.loads(line)
+            history = obj.get("history", [])
+            if not isinstance(history, list) or not all(isinstance(h, str) for h in history):
+                raise ValueError("history")
+            yield Asked(str(obj["question"]), history, line=lineno)
+        except (ValueError, KeyError, AttributeError):
+            yield Asked("", line=lineno, error="expected a JSON object with a \"question\" field and an optional "
+                                               "\"history\" list of strings")
+
+
+class _Failures:
+    """Errors of a batch's lines: each reported as it happens, the exit status at the end."""
+
+    def __init__(self, args: argparse.Namespace):
+        self.json = args.json
+        self.batch = args.batch
+        self.count = 0
+
+    def report(self, asked: Asked, error: str) -> None:
+        self.count += 1
+        if self.json:
+            print(json.dumps({"line": asked.line, "error": error}), flush=True)
         else:
-            yield Asked(line)
+            print(f"error: {self.batch}:{asked.line}: {error}", file=sys.stderr, flush=True)
+
+    def exit_code(self) -> int:
+        if self.count:
+            print(f"error: {self.count} line(s) of {self.batch} could not be answered (see above)", file=sys.stderr)
+            return 1
+        return 0
+
+
+def _for_each(args: argparse.Namespace, text: str | None, answer: Callable[[Asked], None]) -> int:
+    """`answer` every question; a batch line that fails (unreadable, empty, too long...) is reported
+    with its line number and the next line goes on. A single question's error is raised as usual."""
+    failures = _Failures(args)
+    for asked in _questions(args, text):
+        if asked.error is not None:
+            failures.report(asked, asked.error)
+            continue
+        try:
+            answer(asked)
+        except RagError as exc:
+            if asked.line is None:
+                raise
+            failures.report(asked, strip_controls(redact(exc)))
+    return failures.exit_code()
 
 
 def _settings(args: argparse.Namespace) -> Any:
@@ -151,17 +198,18 @@ def _history(service: Any, asked: Asked) -> list[Any]:
 
 def cmd_search(args: argparse.Namespace) -> int:
     service = _service(args)
-    for asked in _questions(args, args.query):
-        query = asked.question
-        hits = service.search(query, top_k=args.top_k, mode=args.mode)
+
+    def search(asked: Asked) -> None:
+        hits = service.search(asked.question, top_k=args.top_k, mode=args.mode)
         if args.json:
-            print(json.dumps({"query": query, "hits": [hit_json(h) for h in hits]}), flush=True)
-            continue
+            print(json.dumps({"query": asked.question, "hits": [hit_json(h) for h in hits]}), flush=True)
+            return
         if not hits:
             print("No relevant papers.")
         for i, h in enumerate(hits, start=1):
             print(f"{i:2d}. {h.paper.title}  ({h.paper_id}, score {h.score:.4f})")
-    return 0
+
+    return _for_each(args, args.query, search)
 
 
 def _terminal_text(text: str) -> str:
@@ -230,11 +278,12 @@ def cmd_claims(args: argparse.Namespace) -> int:
 
 def cmd_ask(args: argparse.Namespace) -> int:
     service = _service(args)
-    for asked in _questions(args, args.question):
+
+    def ask(asked: Asked) -> None:
         history = _history(service, asked)
         if args.json:
             print(json.dumps(answer_json(service.ask(asked.question, top_k=args.top_k, history=history))), flush=True)
-            continue
+            return
         shown: list[str] = []
         for event in service.ask_stream(asked.question, top_k=args.top_k, history=history):
             if isinstance(event, str):
@@ -247,7 +296,8 @@ def cmd_ask(args: argparse.Namespace) -> int:
                     print("\n\n" + ("Answer, checked:" if event.backend == "openai" else "Extractive answer:"))
                     streamed = False
                 _print_answer(event, streamed)
-    return 0
+
+    return _for_each(args, args.question, ask)
 
 
 def _positive(text: str) -> int:

@@ -160,3 +160,29 @@ def test_a_read_only_index_is_queried_and_ingest_says_why_not(service, tmp_path)
     proc = subprocess.run(ingest, capture_output=True, text=True, cwd=PROJECT_ROOT, env=env, timeout=300)
     assert proc.returncode == 1 and "Traceback" not in proc.stderr
     assert proc.stderr.strip().splitlines()[-1].startswith("error: cannot write the index folder")
+
+
+def test_a_batch_answers_every_good_line_and_reports_each_bad_one(service, tmp_path):
+    batch = tmp_path / "q.txt"
+    batch.write_bytes(b"data-free quantization\n"
+                      b"caf\xe9 latin-1 line\n"
+                      b'{"question": "   "}\n'
+                      + b"why " * 700 + b"\n"
+                      b'{"question": \n'
+                      b"\n"
+                      b"How does DenseNet connect layers?\n")
+    proc = run(service, "ask", "--batch", str(batch), "--json", check=False)
+    out = [json.loads(x) for x in proc.stdout.strip().splitlines()]
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr
+    assert [o.get("line") for o in out] == [None, 2, 3, 4, 5, None]
+    assert out[0]["question"] == "data-free quantization" and out[-1]["question"] == "How does DenseNet connect layers?"
+    assert "UTF-8" in out[1]["error"] and "empty" in out[2]["error"] and "limit is" in out[3]["error"]
+    assert "JSON object" in out[4]["error"]
+    assert "4 line(s)" in proc.stderr
+    proc = run(service, "search", "--batch", str(batch), check=False)  # plain mode: errors on stderr
+    assert proc.returncode == 1 and proc.stdout.count(" 1. ") == 2
+    assert f"{batch}:3: The question is empty" in proc.stderr and f"{batch}:4:" in proc.stderr
+    for missing in (tmp_path / "nope.txt", tmp_path):
+        proc = run(service, "ask", "--batch", str(missing), check=False)
+        assert proc.returncode == 1 and proc.stderr.startswith("error: cannot read the batch file")
+        assert proc.stderr.count("\n") == 1

@@ -40,3 +40,17 @@ def test_entry_point_reports_a_broken_corpus_in_one_line(tmp_path, capsys):
     code = main(["--corpus", str(pages), "--index", str(tmp_path / "idx"), "--port", "0"])
     err = capsys.readouterr().err
     assert code != 0 and err.startswith("error: ") and "bad.txt" in err and "Traceback" not in err
+
+
+def test_the_page_starts_from_the_index_it_has_when_the_corpus_breaks(tmp_path, small_corpus):
+    from ui.app import build_demo
+
+    settings = make_settings(tmp_path, corpus_dir=small_corpus)
+    built = IndexBuild(RagService(settings, embedder=HashEmbedder())).run_now()
+    indexed = built.service.paper_count()
+    for page in small_corpus.glob("*.txt"):  # every page now unreadable
+        page.write_bytes(b"Title\n\xff\xfe not utf-8\n")
+    service = RagService(settings, embedder=HashEmbedder())
+    demo = build_demo(service, IndexBuild(service).run_now())  # no error: the index answers
+    assert demo is not None and service.paper_count() == indexed
+    assert service.ask("camera localization uncertainty").citations
