@@ -44,6 +44,8 @@ class RagService:
         self._corpus: CorpusReport | None = None
         self._catalog: list[Paper] | None = None
         self._lock = threading.Lock()  # the page answers several sessions at once
+        # LLM answers at once; one more falls back at once instead of holding a page worker
+        self._llm_slots = threading.BoundedSemaphore(self.settings.llm_concurrency)
         check_all()
 
     # -- index ---------------------------------------------------------------------------
@@ -253,7 +255,14 @@ class RagService:
         try:
             answerer = self.answerer(backend)
             if isinstance(answerer, OpenAIAnswerer):
-                yield from answerer.stream(plan, hits, table=table.table if table is not None else None, deadline=deadline)
+                if not self._llm_slots.acquire(blocking=False):
+                    raise LLMError(f"the LLM is busy with {self.settings.llm_concurrency} other answers "
+                                   "(RAG_LLM_CONCURRENCY)")
+                try:
+                    yield from answerer.stream(plan, hits, table=table.table if table is not None else None,
+                                               deadline=deadline)
+                finally:
+                    self._llm_slots.release()
             else:
                 yield from answerer.stream(plan, hits)
         except LLMError as exc:

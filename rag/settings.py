@@ -137,7 +137,12 @@ class Settings(BaseSettings):
         description="Port of the chat page.",
     )
     ui_concurrency: int = Field(
-        4, ge=1, le=64, description="Questions the page answers at the same time (others queue)."
+        4, ge=1, le=64, description="Extractive questions the page answers at the same time (others queue); "
+                                    "LLM answers have their own RAG_LLM_CONCURRENCY slots on top, so they never make these wait."
+    )
+    llm_concurrency: int = Field(
+        4, ge=1, le=64, description="LLM answers in flight at once (page workers and threads); one more is answered "
+                                    "extractively at once, with a notice, instead of waiting."
     )
     feedback_path: Path = Field(
         PROJECT_ROOT / "feedback" / "votes.jsonl",

@@ -189,7 +189,9 @@ def build_demo(service: RagService, build: IndexBuild | None = None) -> gr.Block
 def launch(demo: gr.Blocks, service: RagService, **kwargs: Any) -> Any:
     """Start the server with the page's CSS/JS; `kwargs` go to `Blocks.launch`."""
     settings = service.settings
-    demo.queue(default_concurrency_limit=settings.ui_concurrency)
+    # LLM answers are capped by the service (RAG_LLM_CONCURRENCY, never waiting for a slot), so with this
+    # many workers an extractive question always finds one free even while every LLM slot is busy
+    demo.queue(default_concurrency_limit=settings.ui_concurrency + settings.llm_concurrency)
     options: dict[str, Any] = dict(
         server_name=settings.gradio_server_name, server_port=settings.gradio_server_port,
         css=(STATIC / "page.css").read_text(encoding="utf-8"), js=(STATIC / "page.js").read_text(encoding="utf-8"),
