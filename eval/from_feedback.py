@@ -5,7 +5,7 @@
 Each down-voted answer becomes one draft in the format of eval/dev.jsonl, with the
 papers it cited as a *suggested* gold and an empty reference: a person fills in `type`,
 `gold`, `reference` and `key_strings` before moving it into the dataset. Questions voted
-down more than once appear once; questions already in the dataset are skipped.
+down more than once appear once, a vote changed to 👍 counts as 👍; questions already in the dataset are skipped.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from eval.runner import DATASET, load_jsonl
+from rag.feedback import latest_votes
 from rag.settings import get_settings
 
 
@@ -53,7 +54,7 @@ def main(argv: list[str] | None = None) -> int:
         except ValueError:
             print(f"warning: {path}:{n}: not JSON, skipped", file=sys.stderr)
     known = {item["question"].lower() for item in load_jsonl(DATASET)}
-    for d in drafts(votes, known):
+    for d in drafts(latest_votes(votes), known):
         print(json.dumps(d, ensure_ascii=False))
     return 0
 

@@ -148,6 +148,10 @@ class Settings(BaseSettings):
         PROJECT_ROOT / "feedback" / "votes.jsonl",
         description="Thumbs up/down from the page are appended here (JSONL).",
     )
+    feedback_max_bytes: int = Field(
+        5_000_000, ge=10_000, description="The votes file is rotated (votes.jsonl.1, .2, ...) when it would grow past this."
+    )
+    feedback_keep: int = Field(3, ge=0, le=100, description="Rotated votes files kept; older ones are deleted.")
 
     @field_validator("openai_api_key", mode="before")
     @classmethod

@@ -64,3 +64,29 @@ def test_down_votes_become_eval_drafts(tmp_path, capsys):
     assert drafts[0]["gold"] == ["p"] and drafts[0]["type"] == "TODO"
     assert drafts[0]["draft"]["answer_voted_down"] == "answer 1 [1]."
     assert "not JSON, skipped" in out.err
+
+
+def test_one_vote_per_answer_per_session_the_last_one_wins(tmp_path):
+    from rag.feedback import latest_votes
+
+    path = tmp_path / "votes.jsonl"
+    for _ in range(50):  # a script hammering the same answer
+        record_vote(path, _answer(1), "down", vote_id="s1:3")
+    assert len(path.read_text().splitlines()) == 1
+    assert record_vote(path, _answer(1), "up", vote_id="s1:3") is not None  # changed its mind
+    record_vote(path, _answer(1), "down", vote_id="s2:3")  # another session, same answer: its own vote
+    records = [json.loads(x) for x in path.read_text().splitlines()]
+    assert [(r["vote_id"], r["vote"]) for r in latest_votes(records)] == [("s1:3", "up"), ("s2:3", "down")]
+
+
+def test_the_votes_file_is_capped_and_rotated(tmp_path):
+    path = tmp_path / "votes.jsonl"
+    for i in range(200):
+        record_vote(path, _answer(i), "up", vote_id=f"s:{i}", max_bytes=4000, keep=2)
+    files = sorted(p.name for p in tmp_path.iterdir())
+    assert files == ["votes.jsonl", "votes.jsonl.1", "votes.jsonl.2"]
+    assert all((tmp_path / f).stat().st_size <= 4000 for f in files)
+    newest = [json.loads(x)["question"] for x in path.read_text().splitlines()]
+    assert newest[-1] == "q199?"  # the newest votes are kept, the oldest rotated away
+    older = [json.loads(x)["question"] for x in (tmp_path / "votes.jsonl.1").read_text().splitlines()]
+    assert int(older[-1][1:-1]) + 1 == int(newest[0][1:-1])

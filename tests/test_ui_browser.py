@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from rag.feedback import latest_votes
 from rag.service import RagService
 from rag.text import split_sentences
 from tests.conftest import make_settings
@@ -155,6 +156,11 @@ def test_vote_appends_to_the_feedback_file(page, url, service):
     record = json.loads(lines[-1])
     assert record["vote"] == "down" and record["question"] == RESNET_Q
     assert record["citations"] and record["citations"][0]["n"] == 1 and record["answer"]
+    page.locator('#chat button[aria-label="Like"]').last.click()  # changed its mind: the last vote wins
+    expect(page.locator(".toast-body").last).to_contain_text("👍 was saved")
+    changed = json.loads(path.read_text().splitlines()[-1])
+    assert changed["vote"] == "up" and changed["vote_id"] == record["vote_id"]
+    assert [r["vote"] for r in latest_votes([record, changed])] == ["up"]
 
 
 @pytest.fixture

@@ -3,6 +3,7 @@ goes through `rag`; this module only turns them into page updates."""
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -114,16 +115,21 @@ def build_demo(service: RagService, build: IndexBuild | None = None) -> gr.Block
                                              f'({esc_md(type(exc).__name__)}); the details are in the server log.</span>')
             yield chat, panel, turns, ""
 
-    def vote(data: gr.LikeData, turns: list[ChatTurn]) -> None:
+    def vote(data: gr.LikeData, turns: list[ChatTurn], request: gr.Request) -> None:
         verdict = {True: "up", "Like": "up", False: "down", "Dislike": "down"}.get(data.liked)  # type: ignore[call-overload]
         turn = next((t for t in turns or [] if t.message_index == data.index), None)
         if verdict is None or turn is None:
             return
+        # one vote per answer per session: the same vote again is not written, a changed one wins
+        session = getattr(request, "session_hash", None) or ""
+        vote_id = hashlib.sha256(f"{session}:{turn.message_index}".encode()).hexdigest()[:16]
         try:
-            record_vote(settings.feedback_path, turn.answer, verdict)  # type: ignore[arg-type]
+            written = record_vote(settings.feedback_path, turn.answer, verdict, vote_id=vote_id,  # type: ignore[arg-type]
+                                  max_bytes=settings.feedback_max_bytes, keep=settings.feedback_keep)
         except RagError as exc:
             raise gr.Error(redact(exc)) from None
-        gr.Info(f"Thanks — your {'👍' if verdict == 'up' else '👎'} was saved.")
+        icon = "👍" if verdict == "up" else "👎"
+        gr.Info(f"Thanks — your {icon} was saved." if written else f"Your {icon} on this answer was already saved.")
 
     def clear() -> tuple:
         return [], sources_panel([]), [], ""
