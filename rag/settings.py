@@ -140,6 +140,12 @@ class Settings(BaseSettings):
         4, ge=1, le=64, description="Extractive questions the page answers at the same time (others queue); "
                                     "LLM answers have their own RAG_LLM_CONCURRENCY slots on top, so they never make these wait."
     )
+    ui_max_upload_bytes: int = Field(
+        0, ge=0, description="Largest file Gradio's upload route accepts; 0 refuses every file (the page has no file input)."
+    )
+    ui_cache_hours: float = Field(
+        1.0, gt=0, description="Files the page's server keeps in its temporary cache are deleted after this many hours."
+    )
     llm_concurrency: int = Field(
         4, ge=1, le=64, description="LLM answers in flight at once (page workers and threads); one more is answered "
                                     "extractively at once, with a notice, instead of waiting."

@@ -79,3 +79,19 @@ def test_extractive_questions_never_wait_behind_slow_llm_answers(service, openai
         assert len(openai_server.state.requests) == 2  # the extra question never reached the model
         for f in slow:
             f.result(timeout=60)
+
+
+def test_the_upload_route_takes_no_files(service, tmp_path):
+    """The page has no file input: Gradio's anonymous upload route refuses every file."""
+    import urllib.error
+    import urllib.request
+
+    boundary = "----ragtest"
+    body = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"files\"; filename=\"big.bin\"\r\n"
+            f"Content-Type: application/octet-stream\r\n\r\n").encode() + b"x" * 200_000 + f"\r\n--{boundary}--\r\n".encode()
+    with serve(service) as url:
+        request = urllib.request.Request(f"{url}gradio_api/upload", data=body, method="POST",
+                                         headers={"Content-Type": f"multipart/form-data; boundary={boundary}"})
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(request, timeout=30)
+    assert refused.value.code == 413 and b"maximum allowed size of 0 bytes" in refused.value.read()

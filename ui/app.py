@@ -134,7 +134,8 @@ def build_demo(service: RagService, build: IndexBuild | None = None) -> gr.Block
     def clear() -> tuple:
         return [], sources_panel([]), [], ""
 
-    with gr.Blocks(title="Ask the papers", analytics_enabled=False) as demo:
+    cache = int(settings.ui_cache_hours * 3600)  # Gradio's temporary files: checked and deleted this often / this old
+    with gr.Blocks(title="Ask the papers", analytics_enabled=False, delete_cache=(cache, cache)) as demo:
         gr.Markdown(
             f"## Ask the papers\nAnswers come only from the abstracts of **{service.paper_count()} papers**, "
             "with `[n]` citations you can click. When the collection does not answer, it says so."
@@ -201,7 +202,7 @@ def launch(demo: gr.Blocks, service: RagService, **kwargs: Any) -> Any:
     options: dict[str, Any] = dict(
         server_name=settings.gradio_server_name, server_port=settings.gradio_server_port,
         css=(STATIC / "page.css").read_text(encoding="utf-8"), js=(STATIC / "page.js").read_text(encoding="utf-8"),
-        footer_links=["api"], show_error=False,
+        footer_links=["api"], show_error=False, max_file_size=settings.ui_max_upload_bytes,
         # system fonts: the page makes no request beyond this server (works offline)
         theme=gr.themes.Soft(font=["ui-sans-serif", "system-ui", "sans-serif"],
                              font_mono=["ui-monospace", "monospace"]),
