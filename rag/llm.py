@@ -179,15 +179,23 @@ def build_answer(question: str, raw: str, ctx: PackedContext, usage: Usage, all_
                        + "; ".join(f"[{n}] \"{s[:80]}\"" for n, s in ctx.withheld) + ".")
     claims: dict[int, list[str]] = {}
     unsupported: list[str] = []
+    miscited: list[str] = []  # cite sources that do not support them
     for sentence, nums in sentences_with_citations(text):  # sentences already without their markers
-        if judge is not None and not abstained and not any(judge(sentence, ctx.sources[n - 1]) for n in nums):
+        # a sentence citing nothing is held against every source the model saw
+        against = nums or list(range(1, len(ctx.sources) + 1))
+        if judge is not None and not abstained and not any(judge(sentence, ctx.sources[n - 1]) for n in against):
             unsupported.append(sentence)
+            if nums:
+                miscited.append(sentence)
             continue  # an unsupported sentence lends no quote to its source
         for n in nums:
             claims.setdefault(n, []).append(sentence)
-    if unsupported:
-        notices.append(f"{len(unsupported)} sentence(s) of this answer are not supported by the sources they cite: "
-                       + " ".join(f"\"{s}\"" for s in unsupported))
+    if miscited:
+        notices.append(f"{len(miscited)} sentence(s) of this answer are not supported by the sources they cite: "
+                       + " ".join(f"\"{s}\"" for s in miscited))
+    if len(unsupported) > len(miscited):
+        notices.append(f"{len(unsupported) - len(miscited)} uncited sentence(s) are not supported by any source: "
+                       + " ".join(f"\"{s}\"" for s in unsupported if s not in miscited))
     citations = [
         Citation(n=n, paper_id=ctx.hits[n - 1].paper_id, title=ctx.hits[n - 1].paper.title,
                  quote=best_quote(claims.get(n, []), ctx.hits[n - 1], frozenset(s for _, s in ctx.withheld)))

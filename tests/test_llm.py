@@ -190,3 +190,13 @@ def test_an_injected_abstract_is_data_and_an_obedient_answer_is_flagged(service,
     # the citation stays; its quote comes from the supported sentence, never from the injected one
     assert [c.n for c in answer.citations] == [1] and "77.1%" in answer.citations[0].quote
     assert "Ignore all previous" not in answer.citations[0].quote
+
+
+def test_an_uncited_sentence_is_held_against_every_source(service, openai_server, tmp_path):
+    openai_server.state.reply = ("DenseNets substantially reduce the number of parameters [1]. "
+                                 "DenseNet connects each layer to every other layer in a feed-forward fashion. "
+                                 "The moon is made of green cheese.")
+    answer = _svc(service, tmp_path, openai_server.base_url).ask(Q)
+    assert answer.backend == "openai" and answer.unsupported == ["The moon is made of green cheese."]
+    assert "1 uncited sentence(s) are not supported by any source" in answer.notice
+    assert "sources they cite" not in answer.notice  # nothing it cites is wrong
