@@ -152,10 +152,10 @@ def verify_collection(collection: Any, expected: int) -> str | None:
             return None
         ids = sorted(collection.get(include=[])["ids"])
         step = max(1, len(ids) // _SAMPLE)
-        sample = ids[::step][:_SAMPLE] + [ids[-1]]
+        sample = list(dict.fromkeys([*ids[::step][:_SAMPLE], ids[-1]]))  # the last one too, once
         got = collection.get(ids=sample, include=["embeddings"])
         vectors = got["embeddings"]
-        if len(got["ids"]) != len(set(sample)) or vectors is None or len(vectors) != len(got["ids"]):
+        if len(got["ids"]) != len(sample) or vectors is None or len(vectors) != len(got["ids"]):
             return "some vectors could not be read back"
         probes = [0, len(vectors) // 2, len(vectors) - 1]
         found = collection.query(query_embeddings=[vectors[i] for i in probes], n_results=1, include=["distances"])

@@ -94,7 +94,9 @@ def test_follow_ups_from_the_cli(service, tmp_path):
     assert [c["paper_id"] for c in line["citations"]] == [c["paper_id"] for c in followed["citations"]]
     batch.write_text('{"question": "x", "history": "not a list"}\n')
     proc = run(service, "ask", "--batch", str(batch), "--json", check=False)
-    assert proc.returncode != 0 and "conv.jsonl:1" in proc.stderr and "Traceback" not in proc.stderr
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr
+    assert json.loads(proc.stdout) == {"line": 1, "error": 'expected a JSON object with a "question" field and an '
+                                                            'optional "history" list of strings'}
 
 
 def test_the_terminal_is_not_a_target(small_corpus, tmp_path):

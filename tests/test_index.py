@@ -167,3 +167,12 @@ def test_one_ingest_at_a_time(tmp_path, small_corpus, caplog):
 def _hold_lock(index_dir, seconds):
     with writer_lock(index_dir, wait=0):
         time.sleep(seconds)
+
+
+def test_a_collection_of_one_paper_passes_its_check(tmp_path):
+    pages = tmp_path / "pages"
+    pages.mkdir()
+    (pages / "one.txt").write_text("A Single Paper\nWe segment zebra crossings in street images at 120 frames per "
+                                   "second with a small network.\n")
+    s = make_settings(tmp_path, corpus_dir=pages)
+    assert _ingest(s).added == 1 and _ingest(s).unchanged == 1
