@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import Any
 
 from rag.quantities import Quantity, quantities
 from rag.question import NAME_PATTERN
@@ -17,7 +18,7 @@ from rag.text import name_key, split_sentences
 from rag.types import Claim, FlagMention
 from rag.vocabulary import FLAG_PATTERNS, ClaimVocabulary, dataset_family
 
-CLAIMS_VERSION = "2"
+CLAIMS_VERSION = "3"
 
 _RESULT_UNITS = {"%", "×", "points", "dB", "FPS", "ms", "s", "min", "h", "days", "GPU days", "GB", "MB", "KB", "TB",
                  "FLOPs", "GFLOPs", "MFLOPs", "TFLOPs", "MACs", "GMACs", "mJ", "J", "W", "mW", "kWh", "$", "bits/min",
@@ -63,6 +64,11 @@ _AFTER_LINK = re.compile(r"\s*(?:(?:higher|lower|absolute|relative|better|worse|
                          r"linear|linear-probe|transfer|fine-tuned|classification|detection|segmentation|test)\s+)*"
                          r"(?:(?:improvements?|gains?|increases?|reductions?|drops?|boosts?|decreases?)\s+(?:in|of|on)\s+"
                          r"(?:the\s+)?(?:[\w-]+\s+){0,3}?)?", re.I)  # "19.7% improvement in flow prediction accuracy"
+# "<verb> the <what> by (up to) N": the number measures <what>, whether or not it is a known metric
+_CHANGED_BY = re.compile(
+    r"\b(?:reduc|improv|increas|decreas|cut|lower|boost|rais|enhanc|accelerat|shrink|compress)\w*\s+"
+    r"(?:the\s+|its\s+|their\s+|our\s+)?((?:[a-z][\w-]*\s+){0,3}[a-z][\w-]*)\s+by\s+"
+    r"(?:up\s+to|about|around|over|more\s+than|nearly|roughly|approximately|almost|as\s+much\s+as|an\s+average\s+of)?\s*$")
 _UNIT_METRIC = {"dB": "PSNR", "FPS": "FPS", "GB": "memory", "MB": "memory", "ms": "latency", "bits/min": "ITR",
                 "FLOPs": "FLOPs", "GFLOPs": "FLOPs", "MFLOPs": "FLOPs", "TFLOPs": "FLOPs", "MACs": "FLOPs",
                 "GMACs": "FLOPs", "mJ": "energy", "J": "energy", "W": "energy", "kWh": "energy",
@@ -73,6 +79,28 @@ _UNIT_METRIC = {"dB": "PSNR", "FPS": "FPS", "GB": "memory", "MB": "memory", "ms"
 class _Clause:
     text: str
     start: int
+
+
+def _inherit_metric(claims: list[Claim]) -> list[Claim]:
+    """A gain whose sentence names no metric ("a 13.0% improvement on MATH") is a gain in
+    "performance": a column a table can show and a question can ask for, never a guess at which."""
+    return [c.model_copy(update={"metric": "performance", "direction": "higher"})
+            if not c.metric and c.relative and c.unit in ("%", "points") else c for c in claims]
+
+
+_RESPECTIVELY = re.compile(r"\brespectively\b", re.I)
+_LIST_SEP = re.compile(r"\s*(?:,\s*(?:and\s+|or\s+)?|\band\s+|\bor\s+|/\s*)")
+
+
+def _runs(items: list[tuple[int, int, Any]], sentence: str) -> list[list[tuple[int, int, Any]]]:
+    """Items (start, end, value) grouped into lists written "a, b and c" (or "a/b")."""
+    runs: list[list[tuple[int, int, Any]]] = []
+    for item in items:
+        if runs and _LIST_SEP.fullmatch(sentence[runs[-1][-1][1]:item[0]]):
+            runs[-1].append(item)
+        else:
+            runs.append([item])
+    return runs
 
 
 def _clause(sentence: str, at: int) -> _Clause:
@@ -119,6 +147,10 @@ class Extractor:
         best_before = self._last_metric(before)
         if best_before and _METRIC_LINK.fullmatch(before[best_before[0]:]):
             return best_before[1], True  # "an accuracy of 77.58%", "speedup of 2.33"
+        changed = _CHANGED_BY.search(before)
+        if changed and q.unit in ("%", "×", "points", ""):  # "reduces the communication volume by 22.89x"
+            known = self._first_metric(changed.group(1))
+            return (known[1] if known else " ".join(changed.group(1).lower().split())), True
         if best_before and q.unit in ("%", "points", ""):
             return best_before[1], False  # "accuracy on ImageNet-1K, ... an absolute gain of 2.2%"
         if best_after and best_after[0] <= 30:
@@ -164,6 +196,23 @@ class Extractor:
         if before and (not after or q.start - before[-1][0] <= after[0][0] - q.end + 40):
             return before[-1][1]
         return after[0][1] if after else before[-1][1]
+
+    def respectively(self, sentence: str, found: list[Quantity]) -> dict[int, str]:
+        """"6.5% and 4.1% on CIFAR100 and ImageNet-1K, respectively": the k-th number of a list
+        goes with the k-th dataset of a list as long, the nearest such list. {number start: dataset}."""
+        if not _RESPECTIVELY.search(sentence):
+            return {}
+        numbers = _runs([(q.start, q.end, q) for q in found], sentence)
+        datasets = _runs([(at, at + len(d), d) for at, d in self.datasets(sentence)], sentence)
+        paired: dict[int, str] = {}
+        for run in numbers:
+            same = [d for d in datasets if len(d) == len(run) > 1]
+            if not same:
+                continue
+            nearest = min(same, key=lambda d: min(abs(d[0][0] - run[-1][1]), abs(run[0][0] - d[-1][1])))
+            for (start, _, _), (_, _, name) in zip(run, nearest):
+                paired[start] = name
+        return paired
 
     def compared_with(self, sentence: str, q: Quantity) -> tuple[str, int]:
         """What the clause of `q` compares with ('ResNet-50', 'state-of-the-art methods'), and where."""
@@ -228,12 +277,14 @@ class Extractor:
             found_here = ""
             prev: tuple[Claim, int] | None = None
             found = quantities(s)
+            paired = self.respectively(s, found)
             for q in found:
                 metric, adjacent = self.metric_for(s, q, found)
                 if not self.is_result(s, q, metric, adjacent):
                     continue
-                dataset = self.dataset_for(s, q) or carried or (next(iter(written.values())) if len(written) == 1 else "")
-                found_here = found_here or self.dataset_for(s, q)
+                here = paired.get(q.start) or self.dataset_for(s, q)
+                dataset = here or carried or (next(iter(written.values())) if len(written) == 1 else "")
+                found_here = found_here or here
                 target, at = self.compared_with(s, q)
                 own, method = self._attribution(s, q, target, at, own_keys, own_names,
                                                 background=pos < proposal_at and not _FIRST_PERSON.search(s))
@@ -251,7 +302,7 @@ class Extractor:
                 ))
                 prev = (claims[-1], q.end)
             carried = found_here or (carried if any(c.position == pos for c in claims) else "")
-        return claims, flags
+        return _inherit_metric(claims), flags
 
     def _attribution(self, sentence: str, q: Quantity, target: str, at: int, own_keys: list[str],
                      own_names: list[str], *, background: bool) -> tuple[bool, str]:

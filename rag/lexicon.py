@@ -34,6 +34,7 @@ _PROPOSING = re.compile(r"\b(?:we|We|this paper|This paper|this work|This work)\
 # leverages Reinforcement Learning (RL)" proposes the framework, not RL)
 _GAP_RESET = re.compile(r"\b(?:namely|called|named|termed|dubbed|coined|i\.e\.)")
 _GAP_BREAK = re.compile(r"\b(?:that|which|who|whose|leverag\w*|us(?:e|es|ing)|exploit\w*|with|by|from|to|for|of|on|in|based)\b", re.I)
+_PASSIVE_PROPOSED = re.compile(r"\s*(?:is|are|was|were)\s+(?:\w+ly\s+)?(?:proposed|introduced|presented|developed)\b")
 _PROPOSED_REACH = 90  # characters after the verb in which the proposed thing is named
 _DISTINCT = re.compile(r"[A-Z].*[A-Z0-9]|[a-z][A-Z]|\d")  # CamelCase, caps or digits: a name
 MAX_NAME_DF = 2  # a name that more papers than this give themselves is not distinctive
@@ -97,6 +98,15 @@ def paper_names(title: str, abstract: str) -> list[str]:
                 # not "introduce a framework that leverages Reinforcement Learning (RL)"
                 if not _GAP_BREAK.search(_GAP_RESET.split(after[: after.find(long_form)])[-1]):
                     names += [acronym, long_form]
+        # "a flexible parallel neural network (FPNN) is proposed", "the proposed ... (FPNN)"
+        for acronym, long_form in find_acronyms(sentence):
+            at = sentence.find(f"({acronym}")
+            if _PASSIVE_PROPOSED.match(sentence[sentence.find(")", at) + 1:]) or \
+                    re.search(r"\b(?:proposed|our)\s+(?:\w+\s+){0,2}$", sentence[:max(0, sentence.find(long_form))]):
+                names += [acronym, long_form]
+    # the acronym the abstract gives one of these names: "Once-for-All" -> "OFA"
+    own = {name_key(n) for n in names}
+    names += [acronym for acronym, long_form in find_acronyms(abstract) if name_key(long_form) in own]
     return list(dict.fromkeys(n for n in names if n))
 
 

@@ -104,7 +104,7 @@ _FAMILY = re.compile(r"[-\s]?(?:1k|1K|21k|22k|\d{4}|v\d(\.\d)?|test|val|dataset)
 
 FLAG_PATTERNS: dict[Flag, re.Pattern[str]] = {
     "no_extra_data": re.compile(
-        r"\bwithout\b[^.;]{0,80}[;,]\s*(?:outside|extra|external|additional) (?:training )?data\b|"
+        r"\bwithout\b[^.;]{0,80}(?:[;,]|\bor\b|\bnor\b)\s*(?:any\s+)?(?:outside|extra|external|additional) (?:training )?data\b|"
         r"\bwithout (?:using )?(?:any )?(?:extra|additional|external|more|outside) (?:training )?(?:data|images|datasets?)\b|"
         r"\bno (?:extra|additional|external) (?:training )?data\b|"
         r"\b(?:trained|training) (?:only|solely|exclusively|purely) on ImageNet(?:-1[kK])?\b|"
@@ -114,11 +114,14 @@ FLAG_PATTERNS: dict[Flag, re.Pattern[str]] = {
         r"\d[\d.,]*\s?(?:[MB]|million|billion) )|\bJFT-\d+[MB]\b|"
         r"\b(?:\d[\d.]*\s?(?:[MB]|million|billion)|(?:one|a|two|three|five|ten|hundreds of) (?:million|billion)|(?:millions|billions) of) "
         r"(?:extra |additional |unlabell?ed |weakly[- ]labell?ed |web |Instagram |public )+images\b|"
-        r"(?<!without )(?<!without any )\b(?:with|using|uses|use of) (?:extra|additional|external) (?:training )?data\b",
+        r"(?<!without )(?<!without any )\b(?:with|using|uses|use of) (?:extra|additional|external) "
+        r"(?:unlabell?ed |labell?ed |training )?data\b",
         re.I),
     "zero_shot": re.compile(r"\bzero-?shot\b", re.I),
-    "data_free": re.compile(r"\bdata-free\b|\bwithout (?:any )?(?:access to (?:the )?)?(?:original )?training data\b", re.I),
-    "training_free": re.compile(r"\btraining-free\b|\bwithout (?:any )?(?:re-?)?training\b|\bno (?:re-?)?training\b", re.I),
+    "data_free": re.compile(r"\bdata-free\b|\bwithout (?:any )?(?:access to (?:the )?)?(?:original )?training data\b|"
+                            r"\bno\b[^.;]{0,30}\btraining data (?:is |are )?(?:required|needed)\b", re.I),
+    "training_free": re.compile(r"\btraining-free\b|\bwithout (?:any )?(?:additional |extra |further )?(?:re-?)?training\b|"
+                                r"\bno (?:additional |extra |further )?(?:re-?)?training\b", re.I),
 }
 
 

@@ -112,6 +112,24 @@ def test_the_dataset_right_after_the_number_wins():
     assert [(c.value, c.dataset) for c in got] == [("80", "ImageNet"), ("96", "CIFAR10"), ("81", "CIFAR100")]
 
 
+def test_respectively_pairs_each_number_with_its_dataset():
+    got = claims_of("Our method outperforms prior methods on CIFAR10, TinyImageNet and ImageNet-1K, and achieves "
+                    "accuracy improvements of up to 6.5% and 4.1% on CIFAR100 and ImageNet-1K, respectively.")
+    assert [(c.value, c.dataset) for c in got] == [("6.5", "CIFAR100"), ("4.1", "ImageNet-1K")]
+    got = claims_of("We evaluate it on CIFAR-10 and MNIST, with speed-ups of 17x and 19x, respectively.")
+    assert [(c.value, c.dataset) for c in got] == [("17", "CIFAR-10"), ("19", "MNIST")]
+
+
+def test_a_gain_in_no_stated_metric_is_a_gain_in_performance():
+    (gain,) = claims_of("FooNet achieves a 13.0% improvement on MATH.", ["FooNet"])
+    assert (gain.metric, gain.relative, gain.direction) == ("performance", True, "higher")
+
+
+def test_what_a_verb_changes_by_a_number_is_its_metric():
+    got = claims_of("Our method reduces the communication volume by up to 22.89x compared to graph parallelism.")
+    assert [(c.value, c.metric) for c in got] == [("22.89", "communication volume")]
+
+
 def test_other_peoples_results_in_the_background_are_baselines():
     got = claims_of("Today's best models achieve upwards of 97% top-1 accuracy. We propose Foo. Foo reaches 98% accuracy.")
     assert [(c.value, c.own) for c in got] == [("97", False), ("98", True)]
@@ -125,6 +143,11 @@ def test_other_peoples_results_in_the_background_are_baselines():
     ("The model is pre-trained on JFT-300M.", {"extra_data"}),
     ("Zero-shot transfer reaches 83% and the method is training-free.", {"zero_shot", "training_free"}),
     ("We propose data-free quantization.", {"data_free"}),
+    ("It is robust without any adversarial training or extra data.", {"no_extra_data"}),
+    ("The student can be trained with extra unlabeled data.", {"extra_data"}),
+    ("No GPU or training data is required during network design.", {"data_free"}),
+    ("A sub-network is selected without additional training.", {"training_free"}),
+    ("It is robust without any adversarial training.", set()),
 ])
 def test_flags(sentence, flags):
     assert {f for f, rx in FLAG_PATTERNS.items() if rx.search(sentence)} == flags
@@ -291,3 +314,13 @@ def test_llm_receives_the_rows_as_structured_context(service, openai_server, tmp
     assert "Result rows extracted from these sources" in seen["prompt"]
     first = json.loads(seen["prompt"].split("list every qualifying row:\n", 1)[1].splitlines()[0])
     assert first["value"] == a.table[0].value and first["n"] == 1
+
+
+def test_a_paper_is_known_by_the_acronyms_it_gives_its_own_names():
+    from rag.lexicon import paper_names
+
+    assert "OFA" in paper_names("Once-for-All: Train One Network", "We train a once-for-all (OFA) network. OFA is fast.")
+    names = paper_names("Early Prediction of Battery Life",
+                        "An interpretable model of flexible parallel neural network (FPNN) is proposed. "
+                        "It uses a convolutional neural network (CNN) inside.")
+    assert "FPNN" in names and "CNN" not in names
