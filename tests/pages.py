@@ -78,7 +78,7 @@ def ask_via_client(url: str, questions: list[str]) -> list[SessionResult]:
     for q in questions:
         t0 = time.perf_counter()
         try:
-            chat, panel, _box = client.predict(q, [], api_name="/ask")
+            chat, panel = client.predict(q, [], api_name="/ask")
             elapsed = time.perf_counter() - t0
             last = chat[-1]["content"]
             text = last[0]["text"] if isinstance(last, list) else str(last)

@@ -134,12 +134,32 @@ def test_follow_up_uses_the_conversation(page, url):
     assert page.locator("#turn-0").evaluate("el => el.open") is False
 
 
-def test_empty_question_is_refused_and_nothing_is_lost(page, url):
+def test_empty_question_is_refused_and_nothing_is_lost(page, url, capfd):
     page.goto(url)
     page.locator("#question textarea").fill("   ")
     page.locator("#ask").click()
     expect(page.locator(".toast-body")).to_contain_text("The question is empty")
     expect(page.locator('#chat [data-testid="bot"]')).to_have_count(0)
+    long = "why " * 600
+    page.locator("#question textarea").fill(long)
+    page.locator("#question textarea").press("Enter")
+    expect(page.locator(".toast-body").last).to_contain_text("the limit is")
+    expect(page.locator("#question textarea")).to_have_value(long)  # the refused question stays to be edited
+    assert "Traceback" not in capfd.readouterr().err  # a user's slip is no stack trace in the server log
+
+
+def test_the_chats_own_clear_resets_the_conversation(page, url):
+    page.goto(url)
+    ask(page, "Which papers do data-free quantization?")
+    last_answer(page)
+    expect(page.locator("#sources details.turn")).to_have_count(1)
+    page.locator('#chat button[aria-label="Clear"]').click()
+    expect(page.locator('#chat [data-testid="bot"]')).to_have_count(0)
+    expect(page.locator("#sources details.turn")).to_have_count(0)
+    ask(page, "which of those use distillation?")  # no earlier turn left to scope it to
+    msg = last_answer(page)
+    expect(msg).not_to_contain_text("Interpreted as")
+    expect(page.locator("#sources details.turn")).to_have_count(1)
 
 
 def test_vote_appends_to_the_feedback_file(page, url, service):
@@ -194,6 +214,18 @@ def test_llm_answer_streams_in(page, llm_service, openai_server):
         msg.locator("a.cite").first.click()
         expect(page.locator("#src-0-1")).to_have_class("src active")
         expect(page.locator("#src-0-1 mark").first).to_be_in_viewport()
+
+
+def test_text_typed_while_an_answer_streams_is_kept(page, llm_service, openai_server):
+    openai_server.state.reply = _cite_first_source
+    openai_server.state.chunk_delay = 0.08
+    with serve(llm_service) as u:
+        page.goto(u)
+        ask(page, RESNET_Q)
+        expect(page.locator("#question textarea")).to_have_value("")  # sent: the box is free at once
+        page.locator("#question textarea").fill("and which of those use distillation")
+        last_answer(page)
+        expect(page.locator("#question textarea")).to_have_value("and which of those use distillation")
 
 
 def test_failing_llm_shows_notice_and_extractive_answer(page, llm_service, openai_server):

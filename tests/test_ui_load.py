@@ -62,7 +62,7 @@ def test_extractive_questions_never_wait_behind_slow_llm_answers(service, openai
     def ask(backend: str, question: str) -> tuple[float, str]:
         client = Client(url, verbose=False)
         t0 = time.perf_counter()
-        chat, _panel, _box = client.predict(question, [], backend, api_name="/ask")
+        chat, _panel = client.predict(question, [], backend, api_name="/ask")
         last = chat[-1]["content"]
         return time.perf_counter() - t0, last[0]["text"] if isinstance(last, list) else str(last)
 

@@ -69,23 +69,20 @@ def build_demo(service: RagService, build: IndexBuild | None = None) -> gr.Block
 
     def respond(message: str, chat: list[dict], turns: list[ChatTurn], backend: str, top_k: float,
                 year_from: Any, year_to: Any, has_code: bool) -> Iterator[tuple]:
-        try:
-            question = service.check_question(message)
-        except RagError as exc:
-            raise gr.Error(redact(exc)) from None  # the question stays in the box
+        question = _checked(message)
         chat = [*(chat or []), _message("user", esc_md(question)),
                 _message("assistant", "*Searching the papers…*")]
         turns = list(turns or [])
         turn_no = len(turns)
         panel = gr.skip()
-        yield chat, panel, turns, ""
+        yield chat, panel, turns
         if build is not None and not build.ready:
             for progress in build.wait():
                 chat[-1] = _message("assistant", f"⏳ {esc_md(progress)}")
-                yield chat, panel, turns, ""
+                yield chat, panel, turns
             if not build.ready:
                 chat[-1] = _message("assistant", f'<span class="notice">⚠ {esc_md(build.message())}</span>')
-                yield chat, panel, turns, ""
+                yield chat, panel, turns
                 return
         n_hits = [0]
 
@@ -101,19 +98,30 @@ def build_demo(service: RagService, build: IndexBuild | None = None) -> gr.Block
                 if isinstance(event, Answer):
                     turns.append(ChatTurn(event, len(chat) - 1))
                     chat[-1] = _message("assistant", chat_message(event, turn_no))
-                    yield chat, sources_panel([t.answer for t in turns]), turns, ""
+                    yield chat, sources_panel([t.answer for t in turns]), turns
                 else:
                     partial += event
                     chat[-1] = _message("assistant", streaming_message(partial, turn_no, n_hits[0]))
-                    yield chat, panel, turns, ""
+                    yield chat, panel, turns
         except RagError as exc:
             chat[-1] = _message("assistant", f'<span class="notice">⚠ {esc_md(redact(exc))}</span>')
-            yield chat, panel, turns, ""
+            yield chat, panel, turns
         except Exception as exc:  # noqa: BLE001 - never a stack trace on the page
             log.exception("answering %r failed", question)
             chat[-1] = _message("assistant", f'<span class="notice">⚠ Something went wrong while answering '
                                              f'({esc_md(type(exc).__name__)}); the details are in the server log.</span>')
-            yield chat, panel, turns, ""
+            yield chat, panel, turns
+
+    def _checked(message: str) -> str:
+        try:
+            return service.check_question(message)
+        except RagError as exc:  # a toast; no stack trace in the server log for a user's typo
+            raise gr.Error(redact(exc), print_exception=False) from None
+
+    def take(message: str) -> tuple[str, str]:
+        """The question leaves the box at once (what is typed while it is answered stays);
+        a refused one stays in the box."""
+        return _checked(message), ""
 
     def vote(data: gr.LikeData, turns: list[ChatTurn], request: gr.Request) -> None:
         verdict = {True: "up", "Like": "up", False: "down", "Dislike": "down"}.get(data.liked)  # type: ignore[call-overload]
@@ -127,12 +135,13 @@ def build_demo(service: RagService, build: IndexBuild | None = None) -> gr.Block
             written = record_vote(settings.feedback_path, turn.answer, verdict, vote_id=vote_id,  # type: ignore[arg-type]
                                   max_bytes=settings.feedback_max_bytes, keep=settings.feedback_keep)
         except RagError as exc:
-            raise gr.Error(redact(exc)) from None
+            raise gr.Error(redact(exc), print_exception=False) from None
         icon = "👍" if verdict == "up" else "👎"
         gr.Info(f"Thanks — your {icon} was saved." if written else f"Your {icon} on this answer was already saved.")
 
     def clear() -> tuple:
-        return [], sources_panel([]), [], ""
+        """A new conversation: no messages, no earlier turns for follow-ups, no sources."""
+        return [], sources_panel([]), []
 
     cache = int(settings.ui_cache_hours * 3600)  # Gradio's temporary files: checked and deleted this often / this old
     with gr.Blocks(title="Ask the papers", analytics_enabled=False, delete_cache=(cache, cache)) as demo:
@@ -145,7 +154,7 @@ def build_demo(service: RagService, build: IndexBuild | None = None) -> gr.Block
         with gr.Row():
             with gr.Column(scale=3):
                 chat = gr.Chatbot(
-                    elem_id="chat", label="Chat", height=560, latex_delimiters=[], buttons=["copy"],
+                    elem_id="chat", label="Chat", show_label=False, height=560, latex_delimiters=[], buttons=["copy"],
                     placeholder="Ask about methods, results, datasets… Follow-up questions use the conversation.",
                 )
                 with gr.Row():
@@ -177,12 +186,16 @@ def build_demo(service: RagService, build: IndexBuild | None = None) -> gr.Block
                 gr.Markdown("### Sources")
                 sources = gr.HTML(sources_panel([]), elem_id="sources", label="sources")
 
-        inputs = [box, chat, turns, backend, top_k, year_from, year_to, has_code]
-        outputs = [chat, sources, turns, box]
-        box.submit(respond, inputs, outputs, api_name="ask")
-        ask.click(respond, inputs, outputs, api_visibility="private")
+        pending = gr.Textbox(visible=False, elem_id="pending")  # the question being answered
+        inputs = [pending, chat, turns, backend, top_k, year_from, year_to, has_code]
+        outputs = [chat, sources, turns]
+        box.submit(take, [box], [pending, box], concurrency_limit=None, api_visibility="private").success(
+            respond, inputs, outputs, api_name="ask")
+        ask.click(take, [box], [pending, box], concurrency_limit=None, api_visibility="private").success(
+            respond, inputs, outputs, api_visibility="private")
         chat.like(vote, [turns], None, api_visibility="private")
         clear_btn.click(clear, None, outputs, api_visibility="private")
+        chat.clear(clear, None, outputs, api_visibility="private")  # the chat's own 🗑 resets everything too
         if build is not None and not build.ready:
             timer = gr.Timer(1.0)
 
