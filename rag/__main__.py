@@ -47,6 +47,7 @@ def answer_json(a: Answer) -> dict[str, Any]:
         "question": a.question, "answer": a.text, "abstained": a.abstained, "backend": a.backend,
         "citations": [c.model_dump() for c in a.citations], "hits": [hit_json(h) for h in a.hits],
         "notice": a.notice, "table": [r.model_dump() for r in a.table], "unsupported": a.unsupported,
+        "filters": a.filters,
     }
 
 
@@ -186,6 +187,18 @@ def _questions(args: argparse.Namespace, text: str | None) -> list[Asked]:
     return [Asked(text, list(getattr(args, "history", None) or []))]
 
 
+def _filters(args: argparse.Namespace) -> Any:
+    """--year-from/--year-to/--has-code as the page's filters (None when none is given)."""
+    from rag.retrieve import Filters
+
+    lo, hi = args.year_from, args.year_to
+    if lo is None and hi is None and not args.has_code:
+        return None
+    if lo is not None and hi is not None and lo > hi:
+        raise RagError(f"--year-from {lo} is after --year-to {hi}")
+    return Filters(year_min=lo, year_max=hi, has_code=args.has_code)
+
+
 def _history(service: Any, asked: Asked) -> list[Any]:
     """Answer the earlier questions of a conversation, in order, as its turns."""
     from rag.followup import Turn
@@ -200,7 +213,7 @@ def cmd_search(args: argparse.Namespace) -> int:
     service = _service(args)
 
     def search(asked: Asked) -> None:
-        hits = service.search(asked.question, top_k=args.top_k, mode=args.mode)
+        hits = service.search(asked.question, top_k=args.top_k, mode=args.mode, filters=_filters(args))
         if args.json:
             print(json.dumps({"query": asked.question, "hits": [hit_json(h) for h in hits]}), flush=True)
             return
@@ -235,7 +248,8 @@ def _print_answer(answer: Answer, streamed: bool) -> None:
             print(f"  [{c.n}] {c.title}")
             if c.quote:
                 print(f"      \"{c.quote}\"")
-    print(f"(answered by the {answer.backend} backend)")
+    limited = f"; filters: {answer.filters}" if answer.filters else ""
+    print(f"(answered by the {answer.backend} backend{limited})")
 
 
 def _print_rows(header: list[str], rows: list[list[str]]) -> None:
@@ -282,10 +296,11 @@ def cmd_ask(args: argparse.Namespace) -> int:
     def ask(asked: Asked) -> None:
         history = _history(service, asked)
         if args.json:
-            print(json.dumps(answer_json(service.ask(asked.question, top_k=args.top_k, history=history))), flush=True)
+            print(json.dumps(answer_json(service.ask(asked.question, top_k=args.top_k, history=history,
+                                                     filters=_filters(args)))), flush=True)
             return
         shown: list[str] = []
-        for event in service.ask_stream(asked.question, top_k=args.top_k, history=history):
+        for event in service.ask_stream(asked.question, top_k=args.top_k, history=history, filters=_filters(args)):
             if isinstance(event, str):
                 shown.append(event)
                 print(_terminal_text(event), end="", flush=True)
@@ -318,6 +333,11 @@ def build_parser() -> argparse.ArgumentParser:
     common.add_argument("--index", help="index folder (default: .rag/index)")
     common.add_argument("--json", action="store_true", help="print JSON")
     sub = parser.add_subparsers(dest="command", required=True)
+    limits = argparse.ArgumentParser(add_help=False)
+    limits.add_argument("--year-from", type=int, metavar="YEAR", help="only papers dated this year or later "
+                        "(papers without a date are left out, and the answer says how many)")
+    limits.add_argument("--year-to", type=int, metavar="YEAR", help="only papers dated this year or earlier")
+    limits.add_argument("--has-code", action="store_true", help="only papers that link their code")
 
     p = sub.add_parser("ingest", parents=[common], help="build or update the index")
     p.add_argument("--rebuild", action="store_true", help="start from scratch")
@@ -325,14 +345,14 @@ def build_parser() -> argparse.ArgumentParser:
                    help="stop at the first page that cannot be read or parsed (default: skip it with a warning)")
     p.set_defaults(func=cmd_ingest)
 
-    p = sub.add_parser("search", parents=[common], help="list the papers that match a query")
+    p = sub.add_parser("search", parents=[common, limits], help="list the papers that match a query")
     p.add_argument("query", nargs="?")
     p.add_argument("--top-k", type=_positive, default=None, help="papers to use (1-100)")
     p.add_argument("--mode", choices=["hybrid", "dense", "lexical"], default="hybrid")
     p.add_argument("--batch", help="file with one query per line (or JSONL with \"question\")")
     p.set_defaults(func=cmd_search)
 
-    p = sub.add_parser("ask", parents=[common], help="answer a question with citations")
+    p = sub.add_parser("ask", parents=[common, limits], help="answer a question with citations")
     p.add_argument("question", nargs="?")
     p.add_argument("--top-k", type=_positive, default=None, help="papers to use (1-100)")
     p.add_argument("--backend", choices=["auto", "extractive", "openai"], default=None)

@@ -36,6 +36,17 @@ class Filters:
     has_code: bool = False
     paper_ids: frozenset[str] | None = None  # only these papers (a follow-up about "those")
 
+    @property
+    def chosen(self) -> bool:
+        """Whether a user's filter (year or code) is set; a follow-up's scope is not one."""
+        return bool(self.year_min or self.year_max or self.has_code)
+
+    def describe(self) -> str:
+        """The user's filters in words: "from 2024 and with code"."""
+        years = (f"{self.year_min}–{self.year_max}" if self.year_min and self.year_max else
+                 f"from {self.year_min}" if self.year_min else f"until {self.year_max}" if self.year_max else "")
+        return " and ".join(p for p in (years, "with code" if self.has_code else "") if p)
+
     def admits(self, paper: Paper) -> bool:
         if self.paper_ids is not None and paper.paper_id not in self.paper_ids:
             return False

@@ -196,8 +196,40 @@ class RagService:
         """Yield text deltas (openai backend only), then the final Answer.
 
         `history` (earlier turns of a chat) lets a follow-up such as "which of those used
-        transformers?" be rewritten and searched within the papers it refers to.
+        transformers?" be rewritten and searched within the papers it refers to. With year or
+        code `filters`, the answer says so, and when they leave nothing to answer from, it says
+        how many papers they left out and whether the collection answers without them.
         """
+        for event in self._ask_stream(question, backend=backend, top_k=top_k, filters=filters, history=history,
+                                      on_hits=on_hits):
+            if isinstance(event, Answer) and filters is not None and filters.chosen:
+                self._explain_filters(event, filters, top_k=top_k, history=history)
+            yield event
+
+    def _explain_filters(self, answer: Answer, filters: Filters, *, top_k: int | None,
+                         history: list[Turn] | None) -> None:
+        answer.filters = filters.describe()
+        if not answer.abstained and answer.citations:
+            return
+        papers = self.catalog()
+        left_out = [p for p in papers if not filters.admits(p)]
+        why = []
+        if filters.year_min or filters.year_max:
+            undated = sum(1 for p in left_out if p.year is None)
+            why.append(f"{undated} of them because they have no date")
+        if filters.has_code:
+            why.append(f"{sum(1 for p in left_out if not p.code_urls)} because they link no code")
+        unfiltered = self.ask(answer.question, backend="extractive", top_k=top_k, history=history)
+        found = ("; without them the collection answers it, citing "
+                 + "; ".join(f"“{c.title}”" for c in unfiltered.citations[:3]) + " — clear the filters to see that answer"
+                 if not unfiltered.abstained and unfiltered.citations else "; without them it does not answer either")
+        note = (f"The filters ({answer.filters}) left out {len(left_out)} of the {len(papers)} papers"
+                f"{' (' + ', '.join(why) + ')' if why else ''}{found}.")
+        answer.notice = f"{answer.notice} {note}" if answer.notice else note
+
+    def _ask_stream(self, question: str, *, backend: BackendChoice | None, top_k: int | None,
+                    filters: Filters | None, history: list[Turn] | None,
+                    on_hits: Callable[[list[Hit]], None] | None) -> Iterator[str | Answer]:
         original = self.check_question(question)
         chosen = self.backend_for(backend)
         start = time.monotonic()

@@ -128,6 +128,7 @@ class Answer(BaseModel):
     unsupported: list[str] = Field(
         default_factory=list, description="LLM answer sentences that the sources they cite do not support."
     )
+    filters: str | None = Field(None, description="The year/code filters the answer was limited to, in words.")
 
 
 class Claim(BaseModel):

@@ -188,3 +188,19 @@ def test_a_batch_answers_every_good_line_and_reports_each_bad_one(service, tmp_p
         proc = run(service, "ask", "--batch", str(missing), check=False)
         assert proc.returncode == 1 and proc.stderr.startswith("error: cannot read the batch file")
         assert proc.stderr.count("\n") == 1
+
+
+def test_filters_are_stated_and_say_what_they_left_out(service):
+    out = json.loads(run(service, "ask", "How does DenseNet connect layers?", "--year-from", "2024", "--json").stdout)
+    assert out["abstained"] and out["filters"] == "from 2024"
+    assert "left out" in out["notice"] and "because they have no date" in out["notice"]
+    assert "Densely Connected Convolutional Networks" in out["notice"]  # what answers without the filters
+    out = json.loads(run(service, "ask", "Which papers do data-free quantization?", "--has-code", "--json").stdout)
+    assert out["filters"] == "with code" and not out["abstained"]
+    assert all(service.paper(c["paper_id"]).code_urls for c in out["citations"])
+    hits = json.loads(run(service, "search", "data-free quantization", "--has-code", "--json").stdout)["hits"]
+    assert hits and all(service.paper(h["paper_id"]).code_urls for h in hits)
+    human = run(service, "ask", "How does DenseNet connect layers?", "--year-from", "2024").stdout
+    assert "filters: from 2024" in human and "Notice: The filters (from 2024) left out" in human
+    proc = run(service, "search", "x", "--year-from", "2024", "--year-to", "2020", check=False)
+    assert proc.returncode == 1 and "is after --year-to" in proc.stderr

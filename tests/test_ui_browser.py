@@ -311,6 +311,12 @@ def test_controls_limit_sources_and_filter_by_code_and_year(page, url, service):
     ids = page.locator("#turn-1 details.src").evaluate_all("els => els.map(e => e.dataset.paper)")
     years = {p.paper_id: p.year for p in service.corpus().papers}
     assert ids and all((years[i] or 0) >= 2023 for i in ids)
+    expect(last_answer(page).locator("span.meta")).to_contain_text("filters: from 2023")
+    # a question only undated papers answer: the page says the filter left them out, and what answers without it
+    ask(page, "How does DenseNet connect layers?")
+    msg = last_answer(page)
+    expect(msg.locator("span.notice")).to_contain_text("because they have no date")
+    expect(msg.locator("span.notice")).to_contain_text("Densely Connected Convolutional Networks")
 
 
 TABLE_Q = "Which papers report more than 80% top-1 accuracy on ImageNet?"

@@ -85,8 +85,9 @@ def chat_message(answer: Answer, turn: int) -> str:
         if answer.table:
             parts.append(table_html(answer, turn))
     cited = len(answer.citations)
+    limited = f" · filters: {esc_md(answer.filters)}" if answer.filters else ""
     parts.append(
-        f'<span class="meta">{esc_md(answer.backend)} · {len(answer.hits)} papers retrieved, {cited} cited</span>'
+        f'<span class="meta">{esc_md(answer.backend)} · {len(answer.hits)} papers retrieved, {cited} cited{limited}</span>'
     )
     return "\n\n".join(parts)
 
