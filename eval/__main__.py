@@ -12,13 +12,16 @@ from eval.runner import EVAL_DIR, SPLITS, THRESHOLDS, check_thresholds, run, wri
 from rag.errors import RagError
 from rag.service import RagService
 from rag.redact import redact
-from rag.settings import load_settings
+from rag.settings import PROJECT_ROOT, load_settings
 
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="eval", description="Score the pipeline on eval/dev.jsonl and eval/test.jsonl.")
     p.add_argument("--index", help="index folder (default: the configured one)")
-    p.add_argument("--out", default=str(EVAL_DIR / "results"), help="report folder")
+    p.add_argument("--out", default=None,
+                   help="report folder (default: .rag/eval, ignored by git, so a test run leaves the tree clean)")
+    p.add_argument("--update-report", action="store_true",
+                   help="write the checked-in report in eval/results instead (refresh it on purpose)")
     p.add_argument("--split", choices=[*SPLITS, "all"], default="all", help="which split(s) to run")
     p.add_argument("--no-baselines", action="store_true", help="skip the BM25-only, dense-only and RRF runs")
     p.add_argument("--llm-judge", action="store_true",
@@ -40,7 +43,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {redact(exc)}", file=sys.stderr)
         return 1
     thresholds = json.loads(THRESHOLDS.read_text())
-    write_report(result, thresholds, Path(args.out))
+    out = Path(args.out) if args.out else (EVAL_DIR / "results" if args.update_report else PROJECT_ROOT / ".rag" / "eval")
+    write_report(result, thresholds, out)
+    print(f"report: {out / 'latest.md'}", file=sys.stderr)
     summary = {s: r["summary"] for s, r in result["splits"].items()} | {
         "names": result.get("names"), "judge_accuracy": round(result["judge_accuracy"], 4)}
     print(json.dumps(summary, indent=1))

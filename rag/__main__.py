@@ -220,14 +220,31 @@ def cmd_search(args: argparse.Namespace) -> int:
         if not hits:
             print("No relevant papers.")
         for i, h in enumerate(hits, start=1):
-            print(f"{i:2d}. {h.paper.title}  ({h.paper_id}, score {h.score:.4f})")
+            _print_hit(i, h)
 
     return _for_each(args, args.query, search)
 
 
+def _print_hit(i: int, hit: Hit) -> None:
+    """A numbered title (with year and code), why it was found, and its closest sentence,
+    wrapped to the terminal when there is one."""
+    import shutil
+    import textwrap
+
+    meta = ", ".join(x for x in (str(hit.paper.year) if hit.paper.year else "", "code" if hit.paper.code_urls else "") if x)
+    lines = [(f"{i:2d}. ", f"{_terminal_text('**' + hit.paper.title + '**')}{f' ({meta})' if meta else ''}")]
+    if hit.why is not None and (words := hit.why.in_words()):
+        lines.append(("    ", f"why: {words}"))
+    if hit.snippet:
+        lines.append(("    ", f"“{hit.snippet}”"))
+    width = shutil.get_terminal_size().columns if sys.stdout.isatty() else 0
+    for lead, text in lines:
+        print(textwrap.fill(text, width, initial_indent=lead, subsequent_indent="    ") if width > 20 else lead + text)
+
+
 def _terminal_text(text: str) -> str:
     """`**name**` as bold on a terminal, plain text otherwise."""
-    bold = r"\033[1m\1\033[0m" if sys.stdout.isatty() else r"\1"
+    bold = r"\033[1m\1\033[0m" if sys.stdout.isatty() and not os.environ.get("NO_COLOR") else r"\1"
     return re.sub(r"\*\*(.+?)\*\*", bold, text)
 
 

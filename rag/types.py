@@ -58,6 +58,19 @@ class Why(BaseModel):
     sentence: str = Field("", description="The paper's sentence closest in meaning to the question.")
     similarity: float = Field(0.0, description="Cosine similarity of that sentence (or the title).")
 
+    def in_words(self) -> str:
+        """'names DenseNet; has densenet, connect; closest sentence very close in meaning (0.74)'."""
+        parts = []
+        if self.name:
+            parts.append(f"names {self.name}")
+        if self.terms:
+            parts.append("has " + ", ".join(self.terms[:5]))
+        if self.similarity:
+            closeness = ("very close" if self.similarity >= 0.6 else "close" if self.similarity >= 0.4
+                         else "loosely related")
+            parts.append(f"closest sentence {closeness} in meaning ({self.similarity:.2f})")
+        return "; ".join(parts)
+
 
 class Hit(BaseModel):
     """One retrieved paper (never twice in a result list)."""

@@ -25,3 +25,5 @@ if [ "${1:-}" = "--test" ] && ! command -v chromium >/dev/null 2>&1; then
     echo "warning: chromium not found and cannot apt-get it; browser tests will be skipped" >&2
   fi
 fi
+echo "Set-up done. Next: .venv/bin/python -m ui  (the chat page on http://127.0.0.1:7860)" \
+     "or bash scripts/test.sh  (the tests and the eval gate)." >&2

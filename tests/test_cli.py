@@ -204,3 +204,47 @@ def test_filters_are_stated_and_say_what_they_left_out(service):
     assert "filters: from 2024" in human and "Notice: The filters (from 2024) left out" in human
     proc = run(service, "search", "x", "--year-from", "2024", "--year-to", "2020", check=False)
     assert proc.returncode == 1 and "is after --year-to" in proc.stderr
+
+
+def _in_a_terminal(service, *args, columns=60, env=None):
+    """The CLI under a pseudo-terminal `columns` wide: what a user sees."""
+    import pty
+
+    environment = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "RAG_", "NO_COLOR"))}
+    environment |= {"RAG_LLM": "extractive", "COLUMNS": str(columns), "LINES": "40", **(env or {})}
+    out = bytearray()
+
+    def read(fd):
+        data = os.read(fd, 4096)
+        out.extend(data)
+        return data
+
+    pid, fd = pty.fork()
+    if pid == 0:  # the child: becomes the CLI
+        os.chdir(PROJECT_ROOT)
+        os.execve(sys.executable, [sys.executable, "-m", "rag", *args, "--index", str(service.settings.index_dir)],
+                  environment)
+    try:
+        while True:
+            try:
+                if not read(fd):
+                    break
+            except OSError:
+                break
+    finally:
+        os.waitpid(pid, 0)
+    return out.decode("utf-8", "replace").replace("\r\n", "\n")
+
+
+def test_search_in_a_terminal_wraps_colours_and_says_why(service):
+    import re
+
+    shown = _in_a_terminal(service, "search", "densenet connect layers", "--top-k", "3")
+    plain = re.sub(r"\x1b\[[0-9;]*m", "", shown)
+    assert "\x1b[1mDensely Connected Convolutional Networks\x1b[0m" in shown  # the title in bold
+    assert "why: names DenseNet" in plain and "closest sentence" in plain and "score" not in plain
+    lines = [x for x in plain.splitlines() if x.strip() and not x.startswith("Finding")]
+    assert lines and max(len(x) for x in lines) <= 60  # wrapped to the terminal
+    assert "densely-connected-convolutional-networks" not in plain  # no slug repeating the title
+    no_colour = _in_a_terminal(service, "search", "densenet connect layers", "--top-k", "1", env={"NO_COLOR": "1"})
+    assert "\x1b[1m" not in no_colour and "Densely Connected" in no_colour

@@ -85,3 +85,22 @@ def test_panel_keeps_only_the_recent_turns():
     assert 'id="turn-0"' not in html and 'id="turn-1"' not in html
     assert f'id="turn-{MAX_TURNS + 1}" open' in html and 'id="turn-2"' in html
     assert "first 2 answer(s) are no longer shown" in html
+
+
+def test_every_card_links_out_to_a_title_search():
+    html = sources_panel([answer()])
+    assert ('href="https://arxiv.org/search/?query=Evil+%3Cb%3EPaper%3C%2Fb%3E&amp;searchtype=title"' in html)
+    assert 'href="https://www.semanticscholar.org/search?q=Other+paper"' in html  # cited or not
+    assert html.count('class="out"') == 4
+
+
+def test_every_card_says_why_it_was_retrieved_in_words():
+    from rag.types import Why
+
+    a = answer()
+    a.hits[0].why = Why(name="EvilNet", terms=["accuracy"], similarity=0.72)
+    a.hits[1].why = Why(terms=["unrelated"], similarity=0.31)
+    html = sources_panel([a])
+    assert "Found because it names EvilNet; has accuracy; closest sentence very close in meaning (0.72)." in html
+    assert "Found because it has unrelated; closest sentence loosely related in meaning (0.31)." in html  # uncited too
+    assert "RRF" not in html and "score" not in html

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import html
 import re
+from urllib.parse import quote_plus
 
 from rag.citations import parse_markers, supporting_sentences
 from rag.types import Answer, Citation, Hit, Paper
@@ -137,7 +138,17 @@ def paper_meta(paper: Paper) -> str:
     code = _code_links(paper)
     if code:
         bits.append(code)
+    bits.append(_search_links(paper))
     return " · ".join(bits)
+
+
+def _search_links(paper: Paper) -> str:
+    """The listing pages give no paper URL: a title search on arXiv and Semantic Scholar."""
+    q = quote_plus(paper.title)
+    return (f'<a class="out" href="https://arxiv.org/search/?query={q}&amp;searchtype=title" target="_blank" rel="noopener noreferrer" '
+            f'title="Search arXiv for this title">arXiv</a> '
+            f'<a class="out" href="https://www.semanticscholar.org/search?q={q}" target="_blank" '
+            f'rel="noopener noreferrer" title="Search Semantic Scholar for this title">Semantic Scholar</a>')
 
 
 def _abstract(paper: Paper, quote: str) -> str:
@@ -163,16 +174,21 @@ def _card(paper: Paper, *, label: str, elem_id: str, quote: str = "", open_: boo
     )
 
 
-def _cited_card(c: Citation, paper: Paper, turn: int) -> str:
-    return _card(paper, label=f"[{c.n}]", elem_id=source_id(turn, c.n), quote=c.quote)
+def _why(hit: Hit | None) -> str:
+    """Why the paper was retrieved, in words (its name, the question's words, closeness in meaning)."""
+    words = hit.why.in_words() if hit is not None and hit.why is not None else ""
+    return f'<div class="why">Found because it {esc(words)}.</div>' if words else ""
+
+
+def _cited_card(c: Citation, paper: Paper, turn: int, hit: Hit | None = None) -> str:
+    return _card(paper, label=f"[{c.n}]", elem_id=source_id(turn, c.n), quote=c.quote, extra=_why(hit))
 
 
 def _uncited(hits: list[Hit], turn: int, heading: str, open_: bool) -> str:
     if not hits:
         return ""
     cards = "".join(
-        _card(h.paper, label="○", elem_id=f"hit-{turn}-{i}", open_=False,
-              extra=f' <span class="score">similarity {h.dense:.2f}</span>')
+        _card(h.paper, label="○", elem_id=f"hit-{turn}-{i}", open_=False, extra=_why(h))
         for i, h in enumerate(hits)
     )
     return (
@@ -190,7 +206,9 @@ def turn_sources(answer: Answer, turn: int, *, latest: bool) -> str:
         body.append('<p class="abstain-note">No paper in the collection answers this question.</p>')
         body.append(_uncited(answer.hits, turn, "Closest papers", open_=True))
     else:
-        body += [_cited_card(c, papers[c.paper_id], turn) for c in answer.citations if c.paper_id in papers]
+        by_id = {h.paper_id: h for h in answer.hits}
+        body += [_cited_card(c, papers[c.paper_id], turn, by_id.get(c.paper_id))
+                 for c in answer.citations if c.paper_id in papers]
         rest = [h for h in answer.hits if h.paper_id not in cited_ids]
         body.append(_uncited(rest, turn, "Retrieved but not cited", open_=False))
     return (
