@@ -18,6 +18,7 @@ import atexit
 import fcntl
 import logging
 import shutil
+import struct
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -139,6 +140,24 @@ def private_copy(gen: Path) -> Path:
         path.chmod(path.stat().st_mode | 0o200)
     log.warning("the index at %s is read-only; reading a private copy in %s", gen.parent, tmp)
     return copy
+
+
+def hnsw_files_intact(chroma_dir: Path) -> str | None:
+    """None when every HNSW segment's vector file is as long as its header says; else what is
+    wrong. Read from disk, so no in-process cache of the segment can hide a damaged file."""
+    for header in chroma_dir.glob("*/header.bin"):
+        raw = header.read_bytes()
+        if len(raw) < 36:
+            return f"{header.parent.name}: the HNSW header is truncated"
+        version = struct.unpack_from("<i", raw)[0]
+        _, max_elements, count, per_element = struct.unpack_from("<4Q", raw, 4)
+        if version != 1 or not 0 < per_element < 1 << 20 or count > max_elements:
+            continue  # a layout this check does not know: leave it to the read-back below
+        data = header.parent / "data_level0.bin"
+        size = data.stat().st_size if data.exists() else 0
+        if size < count * per_element:
+            return f"{header.parent.name}: data_level0.bin holds {size} bytes, {count * per_element} expected"
+    return None
 
 
 def verify_collection(collection: Any, expected: int) -> str | None:

@@ -31,8 +31,8 @@ from rag.claims import CLAIMS_VERSION
 from rag.claimstore import ClaimStore, build_claims, write_claims
 from rag.embed import Embedder, LlamaEmbedding, get_embedder
 from rag.errors import EmbedderMismatchError, IndexCorruptError, IndexMissingError, RagError
-from rag.generations import (IndexNotWritableError, ReaderLease, private_copy, remove_stale, verify_collection,
-                             writable, writer_lock)
+from rag.generations import (IndexNotWritableError, ReaderLease, hnsw_files_intact, private_copy, remove_stale,
+                             verify_collection, writable, writer_lock)
 from rag.settings import Settings
 from rag.text import split_sentences
 from rag.types import Chunk, Paper
@@ -199,7 +199,7 @@ def _build(papers: list[Paper], settings: Settings, embedder: Embedder, *, incre
             shutil.copytree(live / "chroma", gen / "chroma")
         gen.mkdir(parents=True, exist_ok=True)
         stats = _fill(gen, papers, settings, embedder, old_hashes, progress)
-        problem = verify_collection(_chroma_collection(gen / "chroma"), stats.chunks)
+        problem = hnsw_files_intact(gen / "chroma") or verify_collection(_chroma_collection(gen / "chroma"), stats.chunks)
         if problem:
             raise _Damaged(problem)
     except BaseException:
@@ -331,6 +331,8 @@ def _open_generation(gen: Path, settings: Settings, embedder: Embedder) -> Paper
     manifest = read_manifest(where)
     if manifest.get("embedder") != embedder.id:
         raise EmbedderMismatchError(str(settings.index_dir), manifest.get("embedder", "?"), embedder.id)
+    if problem := hnsw_files_intact(where / "chroma"):
+        raise IndexCorruptError(str(settings.index_dir), problem)
     try:
         papers = [Paper.model_validate(p) for p in json.loads((where / "papers.json").read_text())]
         bm25 = BM25Retriever.from_persist_dir(str(where / "bm25"), show_progress=False)

@@ -349,3 +349,43 @@ def test_table_answer_is_sortable_linked_and_downloads_as_csv(page, url, service
     lines = text.strip().splitlines()
     assert lines[0].startswith("[n],paper,method") and len(lines) == len(expected.table) + 1
     assert page.errors == []
+
+
+def test_copy_and_export_take_the_work_away(browser, url):
+    import csv
+    import io
+
+    import bibtexparser
+
+    context = browser.new_context(viewport={"width": 1280, "height": 900},
+                                  permissions=["clipboard-read", "clipboard-write"])
+    page = context.new_page()
+    page.set_default_timeout(TIMEOUT)
+    try:
+        page.goto(url)
+        expect(page.locator("#clear")).to_be_in_viewport()  # "New conversation" without scrolling
+        ask(page, RESNET_Q)
+        msg = last_answer(page)
+        msg.locator("a.copy-md").click()
+        expect(msg.locator("a.copy-md")).to_have_text("copied ✓")
+        # the copied text (what the link writes), and the clipboard where headless Chromium exposes it
+        copied = msg.locator("a.copy-md").evaluate(
+            "a => new TextDecoder().decode(Uint8Array.from(atob(a.getAttribute('href').slice(6)), (c) => c.charCodeAt(0)))")
+        clipboard = page.evaluate("navigator.clipboard.readText().catch(() => '')")
+        assert clipboard in ("", copied)
+        assert "[1]" in copied and "\nSources:\n[1] " in copied
+        assert "<" not in copied and "\\[" not in copied and "class=" not in copied  # clean Markdown, no markup
+        page.locator("#export-btn").click()
+        links = page.locator("#export a[href]")
+        expect(links).to_have_count(3)
+        files = {}
+        for href in links.evaluate_all("els => els.map(e => e.href)"):
+            name = href.rsplit("/", 1)[-1].split("?")[0]
+            files[name] = page.request.get(href).text()
+        assert files["conversation.md"].startswith(f"# Ask the papers\n\n## 1. {RESNET_Q}")
+        library = bibtexparser.parse_string(files["cited-papers.bib"])
+        rows = list(csv.DictReader(io.StringIO(files["cited-papers.csv"])))
+        assert not library.failed_blocks and len(library.entries) == len(rows) >= 1
+        assert copied.count("\n[") == len(rows)  # one source line per cited paper
+    finally:
+        context.close()

@@ -104,3 +104,14 @@ def test_every_card_says_why_it_was_retrieved_in_words():
     assert "Found because it names EvilNet; has accuracy; closest sentence very close in meaning (0.72)." in html
     assert "Found because it has unrelated; closest sentence loosely related in meaning (0.31)." in html  # uncited too
     assert "RRF" not in html and "score" not in html
+
+
+def test_copy_link_carries_the_clean_markdown():
+    import base64
+    import re
+
+    from rag.export import answer_markdown
+
+    a = answer()
+    link = re.search(r'<a class="copy-md" href="#copy:([A-Za-z0-9+/=]+)"', chat_message(a, 0))
+    assert link and base64.b64decode(link.group(1)).decode() == answer_markdown(a)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,6 +14,7 @@ from typing import Any
 import gradio as gr
 
 from rag.errors import RagError
+from rag.export import bibtex, cited_papers, conversation_markdown, papers_csv
 from rag.redact import redact
 from rag.feedback import record_vote
 from rag.followup import Turn
@@ -139,6 +141,19 @@ def build_demo(service: RagService, build: IndexBuild | None = None) -> gr.Block
         icon = "👍" if verdict == "up" else "👎"
         gr.Info(f"Thanks — your {icon} was saved." if written else f"Your {icon} on this answer was already saved.")
 
+    def export(turns: list[ChatTurn]) -> Any:
+        """The conversation as Markdown and its cited papers as BibTeX and CSV, as files to download."""
+        answers = [t.answer for t in turns or []]
+        if not answers:
+            raise gr.Error("Nothing to export yet: ask a question first.", print_exception=False)
+        folder = Path(tempfile.mkdtemp(prefix="rag-export-"))  # Gradio copies them to its cache (cleaned)
+        papers = cited_papers(answers)
+        files = {"conversation.md": conversation_markdown(answers), "cited-papers.bib": bibtex(p for p, _ in papers),
+                 "cited-papers.csv": papers_csv(papers)}
+        for name, text in files.items():
+            (folder / name).write_text(text, encoding="utf-8")
+        return gr.update(value=[str(folder / name) for name in files], visible=True)
+
     def clear() -> tuple:
         """A new conversation: no messages, no earlier turns for follow-ups, no sources."""
         return [], sources_panel([]), []
@@ -153,8 +168,13 @@ def build_demo(service: RagService, build: IndexBuild | None = None) -> gr.Block
         turns = gr.State([])
         with gr.Row():
             with gr.Column(scale=3):
+                with gr.Row():  # above the chat: reachable without scrolling
+                    clear_btn = gr.Button("New conversation", elem_id="clear", size="sm")
+                    export_btn = gr.Button("Export conversation and cited papers", elem_id="export-btn", size="sm")
+                exported = gr.File(label="Export: conversation (Markdown), cited papers (BibTeX, CSV)",
+                                   file_count="multiple", interactive=False, visible=False, elem_id="export")
                 chat = gr.Chatbot(
-                    elem_id="chat", label="Chat", show_label=False, height=560, latex_delimiters=[], buttons=["copy"],
+                    elem_id="chat", label="Chat", show_label=False, height=560, latex_delimiters=[], buttons=[],
                     placeholder="Ask about methods, results, datasets… Follow-up questions use the conversation.",
                 )
                 with gr.Row():
@@ -181,7 +201,6 @@ def build_demo(service: RagService, build: IndexBuild | None = None) -> gr.Block
                         year_to = gr.Dropdown(choices, value=ANY, label="To year", elem_id="year-to",
                                               info=f"Only {service.dated_count()} papers have a date.")
                         has_code = gr.Checkbox(False, label="Only papers with code", elem_id="has-code")
-                clear_btn = gr.Button("New conversation", elem_id="clear", size="sm")
             with gr.Column(scale=2):
                 gr.Markdown("### Sources")
                 sources = gr.HTML(sources_panel([]), elem_id="sources", label="sources")
@@ -194,6 +213,7 @@ def build_demo(service: RagService, build: IndexBuild | None = None) -> gr.Block
         ask.click(take, [box], [pending, box], concurrency_limit=None, api_visibility="private").success(
             respond, inputs, outputs, api_visibility="private")
         chat.like(vote, [turns], None, api_visibility="private")
+        export_btn.click(export, [turns], [exported], api_visibility="private")
         clear_btn.click(clear, None, outputs, api_visibility="private")
         chat.clear(clear, None, outputs, api_visibility="private")  # the chat's own 🗑 resets everything too
         if build is not None and not build.ready:

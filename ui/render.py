@@ -8,11 +8,13 @@ chat (which renders Markdown), so an abstract with `<script>`, `<img onerror>` o
 
 from __future__ import annotations
 
+import base64
 import html
 import re
 from urllib.parse import quote_plus
 
 from rag.citations import parse_markers, supporting_sentences
+from rag.export import answer_markdown
 from rag.types import Answer, Citation, Hit, Paper
 
 _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|~$<>])")
@@ -87,8 +89,12 @@ def chat_message(answer: Answer, turn: int) -> str:
             parts.append(table_html(answer, turn))
     cited = len(answer.citations)
     limited = f" · filters: {esc_md(answer.filters)}" if answer.filters else ""
+    # in the link itself, base64: the page's sanitizer keeps an href (not data-*), and Markdown leaves it alone
+    md64 = base64.b64encode(answer_markdown(answer).encode("utf-8")).decode("ascii")
+    copy = (f' · <a class="copy-md" href="#copy:{md64}" '
+            f'title="Copy this answer and its numbered sources as Markdown">copy as Markdown</a>')
     parts.append(
-        f'<span class="meta">{esc_md(answer.backend)} · {len(answer.hits)} papers retrieved, {cited} cited{limited}</span>'
+        f'<span class="meta">{esc_md(answer.backend)} · {len(answer.hits)} papers retrieved, {cited} cited{limited}{copy}</span>'
     )
     return "\n\n".join(parts)
 

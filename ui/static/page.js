@@ -26,6 +26,27 @@
     const rect = box ? box.getBoundingClientRect() : null;
     if (rect && (rect.top < 0 || rect.bottom > window.innerHeight)) box.scrollIntoView({ block: "nearest" });
   }, true);
+  // "copy as Markdown": the answer and its numbered sources as clean Markdown, not the page's markup.
+  document.addEventListener("click", (ev) => {
+    const link = ev.target.closest && ev.target.closest("a.copy-md");
+    if (!link) return;
+    ev.preventDefault();
+    ev.stopPropagation();
+    const b64 = (link.getAttribute("href") || "").replace(/^#copy:/, "");
+    const text = new TextDecoder().decode(Uint8Array.from(atob(b64), (c) => c.charCodeAt(0)));
+    const done = () => { const was = link.textContent; link.textContent = "copied ✓"; setTimeout(() => { link.textContent = was; }, 1500); };
+    const fallback = () => {
+      const area = document.createElement("textarea");
+      area.value = text;
+      document.body.appendChild(area);
+      area.select();
+      document.execCommand("copy");
+      area.remove();
+      done();
+    };
+    if (navigator.clipboard && window.isSecureContext) navigator.clipboard.writeText(text).then(done, fallback);
+    else fallback();
+  }, true);
   // A results table: a click on a column header sorts by it (numbers numerically),
   // "table as CSV" downloads the rows as shown.
   document.addEventListener("click", (ev) => {
