@@ -387,5 +387,7 @@ def test_copy_and_export_take_the_work_away(browser, url):
         rows = list(csv.DictReader(io.StringIO(files["cited-papers.csv"])))
         assert not library.failed_blocks and len(library.entries) == len(rows) >= 1
         assert copied.count("\n[") == len(rows)  # one source line per cited paper
+        page.locator("#clear").click()  # a new conversation drops the old export too
+        expect(page.locator("#export")).to_be_hidden()
     finally:
         context.close()

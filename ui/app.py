@@ -155,8 +155,8 @@ def build_demo(service: RagService, build: IndexBuild | None = None) -> gr.Block
         return gr.update(value=[str(folder / name) for name in files], visible=True)
 
     def clear() -> tuple:
-        """A new conversation: no messages, no earlier turns for follow-ups, no sources."""
-        return [], sources_panel([]), []
+        """A new conversation: no messages, no earlier turns for follow-ups, no sources, no old export."""
+        return [], sources_panel([]), [], gr.update(value=None, visible=False)
 
     cache = int(settings.ui_cache_hours * 3600)  # Gradio's temporary files: checked and deleted this often / this old
     with gr.Blocks(title="Ask the papers", analytics_enabled=False, delete_cache=(cache, cache)) as demo:
@@ -214,8 +214,8 @@ def build_demo(service: RagService, build: IndexBuild | None = None) -> gr.Block
             respond, inputs, outputs, api_visibility="private")
         chat.like(vote, [turns], None, api_visibility="private")
         export_btn.click(export, [turns], [exported], api_visibility="private")
-        clear_btn.click(clear, None, outputs, api_visibility="private")
-        chat.clear(clear, None, outputs, api_visibility="private")  # the chat's own 🗑 resets everything too
+        clear_btn.click(clear, None, [*outputs, exported], api_visibility="private")
+        chat.clear(clear, None, [*outputs, exported], api_visibility="private")  # the chat's own 🗑 resets everything too
         if build is not None and not build.ready:
             timer = gr.Timer(1.0)
 
