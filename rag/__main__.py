@@ -307,6 +307,29 @@ def cmd_claims(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_papers(args: argparse.Namespace) -> int:
+    from dataclasses import asdict
+
+    from rag.service import RagService
+
+    service = RagService(_settings(args))  # reads the index's papers, or parses the corpus: no index needed
+    view = service.overview()
+    rows = view.matching(args.search or "", year=args.year, has_code=args.has_code, topic=args.topic or "")
+    if args.sort == "year":
+        rows = sorted(rows, key=lambda r: (-(r.year or 0), r.title.lower()))
+    if args.json:
+        print(json.dumps({"papers": [asdict(r) for r in rows], "total": len(view.papers), "by_year": view.by_year,
+                          "topics": [{"topic": t, "papers": n} for t, n in view.topics], "with_code": view.with_code}))
+        return 0
+    _print_rows(["title", "year", "authors", "code", "topics"],
+                [[r.title, str(r.year or ""), str(r.authors or ""), "yes" if r.code else "", ", ".join(r.topics)]
+                 for r in rows])
+    print(f"{len(rows)} of {len(view.papers)} papers; {view.with_code} link code. By year: "
+          + ", ".join(f"{y} {n}" for y, n in view.by_year.items()))
+    print("Topics (shared title words): " + ", ".join(f"{t} {n}" for t, n in view.topics))
+    return 0
+
+
 def cmd_ask(args: argparse.Namespace) -> int:
     service = _service(args)
 
@@ -378,6 +401,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--history", action="append", metavar="Q",
                    help="an earlier question of the conversation (repeat for several, oldest first)")
     p.set_defaults(func=cmd_ask)
+
+    p = sub.add_parser("papers", parents=[common], help="every paper in the collection, with counts by year and topic",
+                       epilog='example: python -m rag papers --topic pruning --has-code --sort year')
+    p.add_argument("--search", metavar="WORDS", help="only papers whose title or gist has all these words")
+    p.add_argument("--year", type=int, help="only papers dated this year")
+    p.add_argument("--has-code", action="store_true", help="only papers that link their code")
+    p.add_argument("--topic", help="only papers on this topic (one of the topics listed at the end)")
+    p.add_argument("--sort", choices=["title", "year"], default="title", help="order (default: title)")
+    p.set_defaults(func=cmd_papers)
 
     p = sub.add_parser("claims", parents=[common], help="the result claims extracted from the abstracts, as data",
                        epilog="example: python -m rag claims --dataset ImageNet --metric top-1 --min 80 --csv > top1.csv")

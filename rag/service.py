@@ -10,6 +10,7 @@ from dataclasses import replace
 from typing import Any, Literal
 
 from rag.answer import Answerer, ExtractiveAnswerer, extractive_answer
+from rag.catalog import Overview, overview
 from rag.corpus import CorpusReport, load_corpus
 from rag.embed import Embedder, get_embedder
 from rag.evidence import display_name
@@ -147,6 +148,10 @@ class RagService:
     def papers(self) -> list[Paper]:
         """Every indexed paper."""
         return list(self.retriever.papers)
+
+    def overview(self) -> Overview:
+        """Every paper with year, authors, code and gist; counts by year; the collection's topics."""
+        return overview(self.catalog())
 
     def paper(self, paper_id: str) -> Paper:
         return self.retriever.paper(paper_id)

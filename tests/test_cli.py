@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -248,3 +249,15 @@ def test_search_in_a_terminal_wraps_colours_and_says_why(service):
     assert "densely-connected-convolutional-networks" not in plain  # no slug repeating the title
     no_colour = _in_a_terminal(service, "search", "densenet connect layers", "--top-k", "1", env={"NO_COLOR": "1"})
     assert "\x1b[1m" not in no_colour and "Densely Connected" in no_colour
+
+
+def test_papers_lists_the_collection_with_counts(service):
+    out = json.loads(run(service, "papers", "--json").stdout)
+    assert out["total"] == len(out["papers"]) == sum(out["by_year"].values()) == len(service.papers())
+    assert out["topics"] and all(t["papers"] >= 2 for t in out["topics"])
+    assert set(out["papers"][0]) == {"paper_id", "title", "year", "authors", "code", "gist", "topics"}
+    some = json.loads(run(service, "papers", "--topic", "pruning", "--has-code", "--json").stdout)["papers"]
+    assert some and all("prun" in p["title"].lower() and p["code"] for p in some)
+    human = run(service, "papers", "--search", "densenet").stdout
+    assert "Densely" in human and "Topics" in human  # (rich wraps the title cell)
+    assert re.search(r"^\d+ of \d+ papers; \d+ link code", human, re.M)

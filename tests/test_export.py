@@ -50,3 +50,18 @@ def test_the_conversation_and_its_cited_papers_export():
     rows = list(csv.DictReader(io.StringIO(papers_csv(papers))))
     assert [r["paper_id"] for r in rows] == ["dense-nets", "other-paper"] and rows[0]["cited_in"] == "1 2"
     assert rows[0]["title"] == "Densely Connected {Nets}: 100% of_layers"
+
+
+def test_the_collection_overview_counts_years_and_finds_topics_in_titles():
+    from rag.catalog import overview
+
+    papers = [_paper("a", "Sparse Attention for Graphs", published=None),
+              _paper("b", "Graph Pruning at Scale", code_urls=["https://github.com/x/y"]),
+              _paper("c", "Attention Pruning Tricks")]
+    view = overview(papers)
+    assert [r.paper_id for r in view.papers] == ["c", "b", "a"]  # by title
+    assert dict(view.topics) == {"attention": 2, "graph": 2, "pruning": 2}  # "Graphs" counts as "graph"
+    assert view.by_year == {"undated": 3} and view.with_code == 1
+    assert [r.paper_id for r in view.matching(topic="pruning", has_code=True)] == ["b"]
+    assert [r.paper_id for r in view.matching("sparse graphs")] == ["a"]
+    assert view.papers[0].gist.startswith("We study Attention Pruning Tricks.")

@@ -391,3 +391,15 @@ def test_copy_and_export_take_the_work_away(browser, url):
         expect(page.locator("#export")).to_be_hidden()
     finally:
         context.close()
+
+
+def test_the_papers_panel_lists_and_filters_the_collection(page, url, service):
+    page.goto(url)
+    page.get_by_text(f"Papers in the collection ({len(service.papers())})").click()
+    expect(page.locator("#papers-summary")).to_contain_text(f"{len(service.papers())} of {len(service.papers())} papers")
+    page.locator("#papers-search textarea, #papers-search input").first.fill("pruning")
+    expect(page.locator("#papers-summary")).not_to_contain_text(f"{len(service.papers())} of")
+    summary = page.locator("#papers-summary").inner_text()
+    shown = int(summary.split(" of ")[0].strip("* "))
+    assert 0 < shown < len(service.papers())
+    expect(page.locator("#papers-table")).to_contain_text("Pruning")

@@ -22,6 +22,7 @@ from rag.retrieve import Filters
 from rag.service import RagService
 from rag.types import Answer, Hit
 from ui.build import IndexBuild
+from ui.papers import papers_panel
 from ui.render import chat_message, esc, esc_md, sources_panel, streaming_message
 
 log = logging.getLogger(__name__)
@@ -205,6 +206,7 @@ def build_demo(service: RagService, build: IndexBuild | None = None) -> gr.Block
                 gr.Markdown("### Sources")
                 sources = gr.HTML(sources_panel([]), elem_id="sources", label="sources")
 
+        papers_panel(service)
         pending = gr.Textbox(visible=False, elem_id="pending")  # the question being answered
         inputs = [pending, chat, turns, backend, top_k, year_from, year_to, has_code]
         outputs = [chat, sources, turns]
