@@ -192,11 +192,10 @@ def _filters(args: argparse.Namespace) -> Any:
     from rag.retrieve import Filters
 
     lo, hi = args.year_from, args.year_to
-    if lo is None and hi is None and not args.has_code:
-        return None
     if lo is not None and hi is not None and lo > hi:
         raise RagError(f"--year-from {lo} is after --year-to {hi}")
-    return Filters(year_min=lo, year_max=hi, has_code=args.has_code)
+    chosen = Filters(year_min=lo, year_max=hi, has_code=args.has_code)
+    return chosen if chosen.chosen else None
 
 
 def _history(service: Any, asked: Asked) -> list[Any]:

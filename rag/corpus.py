@@ -195,7 +195,8 @@ def load_corpus(corpus_dir: Path, *, strict: bool = False) -> CorpusReport:
             raise CorpusError(f"no page under {corpus_dir} could be read; the first problem: {broken[0]}")
         raise CorpusError(f"no papers found in any page under {corpus_dir}")
     papers = merge_entries(entries)
+    skipped = [e.path or "" for e in broken]
     return CorpusReport(
-        papers=papers, entries=len(entries), files=[p.name for p in files if not any(e.path == str(p) for e in broken)],
-        warnings=warnings, skipped=[e.path or "" for e in broken],
+        papers=papers, entries=len(entries), files=[p.name for p in files if str(p) not in skipped],
+        warnings=warnings, skipped=skipped,
     )

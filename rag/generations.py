@@ -43,6 +43,11 @@ class IndexNotWritableError(RagError):
     """The index folder cannot be written (ingest needs to)."""
 
 
+def not_writable(index_dir: Path, exc: OSError) -> IndexNotWritableError:
+    return IndexNotWritableError(f"cannot write the index folder {index_dir} ({exc.strerror or exc}); "
+                                 "ingest needs write access: fix the permissions or pass --index DIR")
+
+
 @contextmanager
 def writer_lock(index_dir: Path, wait: float) -> Iterator[None]:
     """Hold the index's ingest lock; wait (with a log line) while another ingest holds it."""
@@ -59,8 +64,7 @@ def writer_lock(index_dir: Path, wait: float) -> Iterator[None]:
                 raise IndexBusyError(f"another ingest is still writing {index_dir} after {wait:.0f} s; "
                                      "try again when it has finished (RAG_INGEST_LOCK_WAIT sets the wait)") from None
     except OSError as exc:
-        raise IndexNotWritableError(f"cannot write the index folder {index_dir} ({exc.strerror or exc}); "
-                                    "ingest needs write access: fix the permissions or pass --index DIR") from None
+        raise not_writable(index_dir, exc) from None
     try:
         yield
     finally:

@@ -31,7 +31,7 @@ from rag.claims import CLAIMS_VERSION
 from rag.claimstore import ClaimStore, build_claims, write_claims
 from rag.embed import Embedder, LlamaEmbedding, get_embedder
 from rag.errors import EmbedderMismatchError, IndexCorruptError, IndexMissingError, RagError
-from rag.generations import (IndexNotWritableError, ReaderLease, hnsw_files_intact, private_copy, remove_stale,
+from rag.generations import (ReaderLease, hnsw_files_intact, not_writable, private_copy, remove_stale,
                              verify_collection, writable, writer_lock)
 from rag.settings import Settings
 from rag.text import split_sentences
@@ -164,8 +164,7 @@ def ingest(
         except _Damaged as exc:
             raise IndexCorruptError(str(settings.index_dir), f"the new generation failed its check: {exc}") from None
         except OSError as exc:
-            raise IndexNotWritableError(f"cannot write the index folder {settings.index_dir} "
-                                        f"({exc.strerror or exc}); fix the permissions or pass --index DIR") from None
+            raise not_writable(settings.index_dir, exc) from None
         stats.warnings = warnings
         return stats
 
@@ -287,20 +286,21 @@ class PaperIndex:
     path: Path
     claims: ClaimStore
     lease: ReaderLease | None = None
-    read_only: bool = False
 
 
 def index_exists(settings: Settings) -> bool:
     return (settings.index_dir / "CURRENT").exists()
 
 
+def _load_papers(gen: Path) -> list[Paper]:
+    return [Paper.model_validate(p) for p in json.loads((gen / "papers.json").read_text())]
+
+
 def read_papers(settings: Settings) -> list[Paper] | None:
     """The live generation's papers without opening the rest, or None when it cannot be read."""
     try:
         gen = _live_generation(settings.index_dir)
-        if gen is None:
-            return None
-        return [Paper.model_validate(p) for p in json.loads((gen / "papers.json").read_text())]
+        return _load_papers(gen) if gen is not None else None
     except (RagError, OSError, ValueError):
         return None
 
@@ -326,15 +326,14 @@ def _open_generation(gen: Path, settings: Settings, embedder: Embedder) -> Paper
     from llama_index.vector_stores.chroma import ChromaVectorStore
 
     lease = ReaderLease(gen)
-    read_only = not writable(gen / "chroma")
-    where = gen if not read_only else private_copy(gen)  # Chroma writes to its SQLite file even to read
+    where = gen if writable(gen / "chroma") else private_copy(gen)  # Chroma writes to its SQLite file even to read
     manifest = read_manifest(where)
     if manifest.get("embedder") != embedder.id:
         raise EmbedderMismatchError(str(settings.index_dir), manifest.get("embedder", "?"), embedder.id)
     if problem := hnsw_files_intact(where / "chroma"):
         raise IndexCorruptError(str(settings.index_dir), problem)
     try:
-        papers = [Paper.model_validate(p) for p in json.loads((where / "papers.json").read_text())]
+        papers = _load_papers(where)
         bm25 = BM25Retriever.from_persist_dir(str(where / "bm25"), show_progress=False)
         collection = _chroma_collection(where / "chroma")
         count = collection.count()
@@ -348,5 +347,5 @@ def _open_generation(gen: Path, settings: Settings, embedder: Embedder) -> Paper
                                                         f"the manifest {manifest['chunks']}")
     return PaperIndex(
         papers={p.paper_id: p for p in papers}, vector_store=ChromaVectorStore(chroma_collection=collection),
-        bm25=bm25, embedder=embedder, manifest=manifest, path=gen, claims=claims, lease=lease, read_only=read_only,
+        bm25=bm25, embedder=embedder, manifest=manifest, path=gen, claims=claims, lease=lease,
     )

@@ -54,11 +54,10 @@ def status_html(build: IndexBuild | None) -> str:
 def _filters(year_from: Any, year_to: Any, has_code: bool) -> Filters | None:
     lo = None if year_from in (None, "", ANY) else int(year_from)
     hi = None if year_to in (None, "", ANY) else int(year_to)
-    if lo is None and hi is None and not has_code:
-        return None
     if lo is not None and hi is not None and lo > hi:
         lo, hi = hi, lo
-    return Filters(year_min=lo, year_max=hi, has_code=bool(has_code))
+    chosen = Filters(year_min=lo, year_max=hi, has_code=bool(has_code))
+    return chosen if chosen.chosen else None
 
 
 def _message(role: str, content: str) -> dict[str, str]:
