@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from rag.errors import RagError
+from rag.export import answer_json, hit_json
 from rag.redact import redact
 from rag.text import strip_controls
 from rag.types import Answer, Hit
@@ -32,23 +33,6 @@ def _progress_bar() -> Any:
             bar.close()
 
     return progress
-
-
-def hit_json(hit: Hit) -> dict[str, Any]:
-    out: dict[str, Any] = {"paper_id": hit.paper_id, "title": hit.paper.title, "score": round(hit.score, 6),
-                           "snippet": hit.snippet}
-    if hit.why is not None:
-        out["why"] = hit.why.model_dump(exclude_none=True)
-    return out
-
-
-def answer_json(a: Answer) -> dict[str, Any]:
-    return {
-        "question": a.question, "answer": a.text, "abstained": a.abstained, "backend": a.backend,
-        "citations": [c.model_dump() for c in a.citations], "hits": [hit_json(h) for h in a.hits],
-        "notice": a.notice, "table": [r.model_dump() for r in a.table], "unsupported": a.unsupported,
-        "filters": a.filters,
-    }
 
 
 @dataclass

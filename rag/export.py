@@ -7,8 +7,9 @@ import csv
 import io
 import re
 from collections.abc import Iterable
+from typing import Any
 
-from rag.types import Answer, Paper
+from rag.types import Answer, Hit, Paper
 
 _BIB_SPECIAL = re.compile(r"([&%$#_{}])")
 CSV_FIELDS = ["paper_id", "title", "year", "authors", "code", "cited_in", "abstract"]
@@ -102,3 +103,22 @@ def papers_csv(papers: Iterable[tuple[Paper, list[int]]]) -> str:
         writer.writerow([p.paper_id, p.title, p.year or "", p.authors or "", " ".join(p.code_urls),
                          " ".join(map(str, turns)), p.abstract])
     return buf.getvalue()
+
+
+def hit_json(hit: Hit) -> dict[str, Any]:
+    """One search result as JSON (the CLI's `--json` and the MCP tools)."""
+    out: dict[str, Any] = {"paper_id": hit.paper_id, "title": hit.paper.title, "year": hit.paper.year,
+                           "code_urls": hit.paper.code_urls, "score": round(hit.score, 6), "snippet": hit.snippet}
+    if hit.why is not None:
+        out["why"] = hit.why.model_dump(exclude_none=True)
+    return out
+
+
+def answer_json(a: Answer) -> dict[str, Any]:
+    """An answer as JSON: its text with [n] markers, the citations they map to, the results table."""
+    return {
+        "question": a.question, "answer": a.text, "abstained": a.abstained, "backend": a.backend,
+        "citations": [c.model_dump() for c in a.citations], "hits": [hit_json(h) for h in a.hits],
+        "notice": a.notice, "table": [r.model_dump() for r in a.table], "unsupported": a.unsupported,
+        "filters": a.filters,
+    }

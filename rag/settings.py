@@ -146,6 +146,18 @@ class Settings(BaseSettings):
     ui_cache_hours: float = Field(
         1.0, gt=0, description="Files the page's server keeps in its temporary cache are deleted after this many hours."
     )
+    ui_saved_turns: int = Field(
+        20, ge=0, le=200, description="Answers of a conversation the page keeps in the browser's storage, so a reload "
+                                      "brings the conversation back (0: nothing is stored)."
+    )
+    ui_storage_secret: SecretStr | None = Field(
+        None, description="Key the page encrypts the stored conversation with; unset, a new one per server start "
+                          "(a reload keeps the conversation, a server restart starts a new one)."
+    )
+    ui_mcp: bool = Field(
+        False, description="Also serve the collection as MCP tools (search_papers, ask_papers) at "
+                           "/gradio_api/mcp/ on the page's server, for assistants that speak MCP."
+    )
     llm_concurrency: int = Field(
         4, ge=1, le=64, description="LLM answers in flight at once (page workers and threads); one more is answered "
                                     "extractively at once, with a notice, instead of waiting."

@@ -403,3 +403,48 @@ def test_the_papers_panel_lists_and_filters_the_collection(page, url, service):
     shown = int(summary.split(" of ")[0].strip("* "))
     assert 0 < shown < len(service.papers())
     expect(page.locator("#papers-table")).to_contain_text("Pruning")
+
+
+def test_the_conversation_survives_a_reload_until_a_new_one(page, url, service):
+    page.goto(url)
+    ask(page, RESNET_Q)
+    first = last_answer(page).inner_text()
+    page.reload()
+    bots = page.locator('#chat [data-testid="bot"]')
+    expect(bots).to_have_count(1)
+    expect(bots.first.locator("span.meta")).to_be_visible()
+    assert bots.first.inner_text() == first
+    expect(page.locator("#turn-0 details.src").first).to_be_visible()  # the sources came back too
+    ask(page, "which of those have code?")  # the follow-up still knows "those"
+    expect(last_answer(page)).to_contain_text("papers of the previous answer")
+    page.locator("#clear").click()
+    expect(bots).to_have_count(0)
+    page.reload()
+    page.wait_for_timeout(2000)  # the stored conversation, if any, is restored on load
+    expect(bots).to_have_count(0)
+
+
+def test_phone_width_fits_and_offers_the_way_back_from_a_source(browser, url):
+    context = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True)
+    page = context.new_page()
+    page.set_default_timeout(TIMEOUT)
+    try:
+        page.goto(url)
+        ask(page, RESNET_Q)
+        msg = last_answer(page)
+        assert page.evaluate("document.documentElement.scrollWidth <= document.documentElement.clientWidth")
+        # screen readers get the answer's text, not its markup
+        label = msg.evaluate("el => el.closest('[aria-label]').getAttribute('aria-label')")
+        assert label.startswith("Answer: ") and "<" not in label and "\\[" not in label and "[1]" in label
+        back = page.locator("#back-to-answer")
+        expect(back).to_be_hidden()
+        cite = msg.locator("a.cite").first
+        cite.click()
+        expect(page.locator("#sources details.src.active")).to_be_in_viewport()
+        expect(cite).not_to_be_in_viewport()
+        expect(back).to_be_visible()
+        back.click()
+        expect(cite).to_be_in_viewport()
+        expect(back).to_be_hidden()
+    finally:
+        context.close()

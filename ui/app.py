@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import tempfile
+import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +23,7 @@ from rag.retrieve import Filters
 from rag.service import RagService
 from rag.types import Answer, Hit
 from ui.build import IndexBuild
+from ui.mcp import add_tools
 from ui.papers import papers_panel
 from ui.render import chat_message, esc, esc_md, sources_panel, streaming_message
 
@@ -62,6 +64,26 @@ def _filters(year_from: Any, year_to: Any, has_code: bool) -> Filters | None:
 
 def _message(role: str, content: str) -> dict[str, str]:
     return {"role": role, "content": content}
+
+
+def saved_conversation(turns: list[ChatTurn], keep: int) -> list[dict[str, Any]]:
+    """The last `keep` answers as plain JSON for the browser's storage (they carry their sources)."""
+    return [t.answer.model_dump(mode="json") for t in (turns or [])[-keep:]] if keep else []
+
+
+def restored_conversation(saved: Any) -> tuple[list[dict[str, str]], list[ChatTurn]]:
+    """Chat messages and turns rebuilt from `saved_conversation`; what does not parse (an older
+    format, a foreign value) is dropped rather than breaking the page."""
+    chat: list[dict[str, str]] = []
+    turns: list[ChatTurn] = []
+    for item in saved if isinstance(saved, list) else []:
+        try:
+            answer = Answer.model_validate(item)
+        except ValueError:
+            continue
+        chat += [_message("user", esc_md(answer.question)), _message("assistant", chat_message(answer, len(turns)))]
+        turns.append(ChatTurn(answer, len(chat) - 1))
+    return chat, turns
 
 
 def build_demo(service: RagService, build: IndexBuild | None = None) -> gr.Blocks:
@@ -155,8 +177,19 @@ def build_demo(service: RagService, build: IndexBuild | None = None) -> gr.Block
         return gr.update(value=[str(folder / name) for name in files], visible=True)
 
     def clear() -> tuple:
-        """A new conversation: no messages, no earlier turns for follow-ups, no sources, no old export."""
-        return [], sources_panel([]), [], gr.update(value=None, visible=False)
+        """A new conversation: no messages, no earlier turns for follow-ups, no sources, no old export,
+        nothing kept in the browser."""
+        return [], sources_panel([]), [], gr.update(value=None, visible=False), []
+
+    def save(turns: list[ChatTurn]) -> list[dict[str, Any]]:
+        return saved_conversation(turns, settings.ui_saved_turns)
+
+    def restore(saved: Any) -> tuple:
+        """After a reload: the conversation the browser kept, with its sources and follow-up context."""
+        chat, turns = restored_conversation(saved)
+        if not turns:
+            return gr.skip(), gr.skip(), gr.skip()
+        return chat, sources_panel([t.answer for t in turns]), turns
 
     cache = int(settings.ui_cache_hours * 3600)  # Gradio's temporary files: checked and deleted this often / this old
     with gr.Blocks(title="Ask the papers", analytics_enabled=False, delete_cache=(cache, cache)) as demo:
@@ -166,6 +199,8 @@ def build_demo(service: RagService, build: IndexBuild | None = None) -> gr.Block
         )
         status = gr.HTML(status_html(build), elem_id="status")
         turns = gr.State([])
+        secret = settings.ui_storage_secret.get_secret_value() if settings.ui_storage_secret else None
+        kept = gr.BrowserState([], storage_key="ask-the-papers-conversation", secret=secret)
         with gr.Row():
             with gr.Column(scale=3):
                 with gr.Row():  # above the chat: reachable without scrolling
@@ -209,14 +244,21 @@ def build_demo(service: RagService, build: IndexBuild | None = None) -> gr.Block
         pending = gr.Textbox(visible=False, elem_id="pending")  # the question being answered
         inputs = [pending, chat, turns, backend, top_k, year_from, year_to, has_code]
         outputs = [chat, sources, turns]
-        box.submit(take, [box], [pending, box], concurrency_limit=None, api_visibility="private").success(
-            respond, inputs, outputs, api_name="ask")
-        ask.click(take, [box], [pending, box], concurrency_limit=None, api_visibility="private").success(
-            respond, inputs, outputs, api_visibility="private")
+        for answered in (
+            box.submit(take, [box], [pending, box], concurrency_limit=None, api_visibility="private").success(
+                respond, inputs, outputs, api_name="ask"),
+            ask.click(take, [box], [pending, box], concurrency_limit=None, api_visibility="private").success(
+                respond, inputs, outputs, api_visibility="private"),
+        ):
+            answered.then(save, [turns], [kept], api_visibility="private", queue=False)
+        demo.load(restore, [kept], outputs, api_visibility="private")
+        respond._mcp_type = "page"  # type: ignore[attr-defined]  # the page's chat endpoint is not an MCP tool
+        if settings.ui_mcp:
+            add_tools(service)
         chat.like(vote, [turns], None, api_visibility="private")
         export_btn.click(export, [turns], [exported], api_visibility="private")
-        clear_btn.click(clear, None, [*outputs, exported], api_visibility="private")
-        chat.clear(clear, None, [*outputs, exported], api_visibility="private")  # the chat's own 🗑 resets everything too
+        clear_btn.click(clear, None, [*outputs, exported, kept], api_visibility="private")
+        chat.clear(clear, None, [*outputs, exported, kept], api_visibility="private")  # the chat's own 🗑 resets everything too
         if build is not None and not build.ready:
             timer = gr.Timer(1.0)
 
@@ -237,9 +279,12 @@ def launch(demo: gr.Blocks, service: RagService, **kwargs: Any) -> Any:
         server_name=settings.gradio_server_name, server_port=settings.gradio_server_port,
         css=(STATIC / "page.css").read_text(encoding="utf-8"), js=(STATIC / "page.js").read_text(encoding="utf-8"),
         footer_links=["api"], show_error=False, max_file_size=settings.ui_max_upload_bytes,
+        mcp_server=settings.ui_mcp,
         # system fonts: the page makes no request beyond this server (works offline)
         theme=gr.themes.Soft(font=["ui-sans-serif", "system-ui", "sans-serif"],
                              font_mono=["ui-monospace", "monospace"]),
     )
     options.update(kwargs)
+    # the page's chat endpoint has session state but is not offered as a tool (ui.mcp)
+    warnings.filterwarnings("ignore", message="This MCP server includes a tool that has a gr.State input")
     return demo.launch(**options)

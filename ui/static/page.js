@@ -25,7 +25,43 @@
     }
     const rect = box ? box.getBoundingClientRect() : null;
     if (rect && (rect.top < 0 || rect.bottom > window.innerHeight)) box.scrollIntoView({ block: "nearest" });
+    // on a narrow screen the panel sits below the chat: offer the way back to the [n] clicked
+    const r = link.getBoundingClientRect();
+    if (r.bottom < 0 || r.top > window.innerHeight) showBack(link);
   }, true);
+  // Gradio labels each message with its raw Markdown/HTML ("bot's message: <a class=...>\\[1\\]</a>");
+  // a screen reader gets the text as shown instead
+  const roles = [["bot's message:", "Answer:"], ["user's message:", "Question:"]];
+  const relabel = (el) => {
+    const label = el.getAttribute("aria-label") || "";
+    const role = roles.find(([raw, clean]) => label.startsWith(raw) || label.startsWith(clean));
+    if (!role) return;
+    const want = `${role[1]} ${el.innerText.replace(/\s+/g, " ").trim()}`;
+    if (label !== want) el.setAttribute("aria-label", want);
+  };
+  new MutationObserver((changes) => {
+    const seen = new Set();
+    for (const c of changes) {
+      const node = c.target.nodeType === 1 ? c.target : c.target.parentElement;
+      const msg = node && node.closest && node.closest("[aria-label]");
+      if (msg && !seen.has(msg)) { seen.add(msg); relabel(msg); }
+      if (c.type === "childList") c.addedNodes.forEach((n) => n.querySelectorAll && n.querySelectorAll("[aria-label]").forEach(relabel));
+    }
+  }).observe(document.body, { subtree: true, childList: true, characterData: true, attributes: true, attributeFilter: ["aria-label"] });
+  let backTo = null;
+  const back = document.createElement("button");
+  back.id = "back-to-answer";
+  back.type = "button";
+  back.textContent = "↩ Back to the answer";
+  back.hidden = true;
+  document.body.appendChild(back);
+  const showBack = (link) => { backTo = link; back.hidden = false; };
+  back.addEventListener("click", () => {
+    back.hidden = true;
+    if (!backTo || !backTo.isConnected) return;
+    backTo.scrollIntoView({ block: "center" });
+    backTo.focus({ preventScroll: true });
+  });
   // "copy as Markdown": the answer and its numbered sources as clean Markdown, not the page's markup.
   document.addEventListener("click", (ev) => {
     const link = ev.target.closest && ev.target.closest("a.copy-md");
