@@ -52,6 +52,15 @@ def url(service):
         yield u
 
 
+def screenshot(page, name: str, **kw) -> None:
+    """Kept in tests/_artifacts; with UPDATE_SCREENSHOT=1 also the README's picture docs/<name>."""
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / name), **kw)
+    if os.environ.get("UPDATE_SCREENSHOT"):
+        Path("docs").mkdir(exist_ok=True)
+        shutil.copy(ARTIFACTS / name, Path("docs") / name)
+
+
 def ask(page, question: str) -> None:
     """Type and send a question; returns once the page shows a new assistant message."""
     bots = page.locator('#chat [data-testid="bot"]')
@@ -100,10 +109,7 @@ def test_ask_cite_click_highlights_the_supporting_sentence(page, url, service):
         expect(uncited).to_have_count(1)
         assert uncited.evaluate("el => el.open") is False
     ARTIFACTS.mkdir(exist_ok=True)
-    page.screenshot(path=str(ARTIFACTS / "page.png"))
-    if os.environ.get("UPDATE_SCREENSHOT"):  # the README's picture comes from this test
-        Path("docs").mkdir(exist_ok=True)
-        shutil.copy(ARTIFACTS / "page.png", "docs/screenshot.png")
+    screenshot(page, "screenshot.png")
     assert page.errors == []
 
 
@@ -378,6 +384,7 @@ def test_copy_and_export_take_the_work_away(browser, url):
         page.locator("#export-btn").click()
         links = page.locator("#export a[href]")
         expect(links).to_have_count(3)
+        screenshot(page, "export.png")
         files = {}
         for href in links.evaluate_all("els => els.map(e => e.href)"):
             name = href.rsplit("/", 1)[-1].split("?")[0]
@@ -403,6 +410,8 @@ def test_the_papers_panel_lists_and_filters_the_collection(page, url, service):
     shown = int(summary.split(" of ")[0].strip("* "))
     assert 0 < shown < len(service.papers())
     expect(page.locator("#papers-table")).to_contain_text("Pruning")
+    page.locator("#papers").evaluate("el => el.scrollIntoView()")
+    screenshot(page, "papers.png")
 
 
 def test_the_conversation_survives_a_reload_until_a_new_one(page, url, service):
@@ -443,6 +452,7 @@ def test_phone_width_fits_and_offers_the_way_back_from_a_source(browser, url):
         expect(page.locator("#sources details.src.active")).to_be_in_viewport()
         expect(cite).not_to_be_in_viewport()
         expect(back).to_be_visible()
+        screenshot(page, "phone.png")
         back.click()
         expect(cite).to_be_in_viewport()
         expect(back).to_be_hidden()

@@ -39,6 +39,7 @@ def papers_panel(service: RagService) -> None:
                                elem_id="papers-year")
             code = gr.Checkbox(False, label="Only with code", elem_id="papers-code")
         table = gr.Dataframe(_table(view.papers), headers=HEADERS, interactive=False, wrap=True, max_height=520,
+                             column_widths=["30%", "6%", "7%", "17%", "12%", "28%"],
                              elem_id="papers-table")
 
         def filtered(text: str, chosen_topic: str, chosen_year: str, has_code: bool) -> tuple:
