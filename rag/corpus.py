@@ -192,8 +192,10 @@ def merge_entries(entries: list[Record]) -> list[Paper]:
         if " ".join(e.abstract.split()) not in {" ".join(a.split()) for a in paper.abstracts}:
             paper.abstracts.append(e.abstract)
         paper.sources.append(SourceRef(file=e.file, line=e.line))
-        if paper.published is None and paper.published_year is None:
-            paper.published, paper.published_year = e.published, None if e.published else e.year
+        if paper.published is None and e.published:  # a full date wins over a year alone
+            paper.published, paper.published_year = e.published, None
+        elif paper.year is None and e.year:
+            paper.published_year = e.year
         paper.authors = paper.authors or e.authors
         paper.author_names = paper.author_names or e.author_names
         paper.url = paper.url or e.url

@@ -297,3 +297,14 @@ def test_exports_carry_doi_eprint_url_and_authors():
     row = next(csv.DictReader(io.StringIO(papers_csv([(paper, [1])]))))
     assert (row["doi"], row["arxiv_id"], row["url"], row["year"]) == (
         "10.1109/CVPR.2016.90", "1512.03385", "https://example.org/resnet", "2016")
+
+
+def test_a_full_date_wins_over_a_year_alone_and_gzip_is_read(tmp_path):
+    import gzip
+
+    write(tmp_path / "a.jsonl", json.dumps({"title": "Deep Residual Learning", "abstract": A1, "year": "2016"}) + "\n")
+    with gzip.open(tmp_path / "b.jsonl.gz", "wt") as f:
+        f.write(json.dumps({"title": "Deep residual learning", "abstract": A1, "date": "2015-12-10"}) + "\n")
+    (paper,) = load_corpus(tmp_path).papers
+    assert paper.published == date(2015, 12, 10) and paper.published_year is None and paper.year == 2015
+    assert [s.file for s in paper.sources] == ["a.jsonl", "b.jsonl.gz"]

@@ -37,7 +37,9 @@ __all__ = ["LABELS", "SUFFIXES", "Format", "Problem", "Read", "Record", "detect_
 def is_collection_file(path: Path) -> bool:
     """Whether a corpus folder's entry is read: a known suffix (also under .gz), not hidden. (Not a
     test of being a file: what cannot be read is warned about, not silently passed over.)"""
-    return not path.name.startswith(".") and suffix_of(path) in SUFFIXES
+    suffix = suffix_of(path)
+    compressed_page = suffix == ".txt" and path.suffix.lower() == ".gz"  # listing pages are read as plain text
+    return not path.name.startswith(".") and suffix in SUFFIXES and not compressed_page
 
 
 def _first_object(start: bytes) -> object:
