@@ -121,6 +121,8 @@ def _settings(args: argparse.Namespace) -> Any:
     overrides: dict[str, Any] = {}
     if args.corpus:
         overrides["corpus_dir"] = Path(args.corpus)
+    if getattr(args, "categories", None) is not None:
+        overrides["corpus_categories"] = args.categories
     if args.index:
         overrides["index_dir"] = Path(args.index)
     if getattr(args, "backend", None):
@@ -145,7 +147,9 @@ def cmd_ingest(args: argparse.Namespace) -> int:
                                    progress=None if args.json else _progress_bar())
     summary = {
         "entries": report.entries, "papers": len(report.papers), "files": len(report.files),
-        "skipped_files": report.skipped,
+        "skipped_files": report.skipped, "skipped_records": report.skipped_records,
+        "read": [{"file": f.name, "format": f.label, "records": f.records, "skipped": f.skipped,
+                  "left_out": f.left_out} for f in report.read],
         "added": stats.added, "updated": stats.updated, "removed": stats.removed,
         "unchanged": stats.unchanged, "chunks_embedded": stats.chunks_embedded,
         "seconds": round(stats.seconds, 2), "index": str(service.settings.index_dir),
@@ -156,8 +160,7 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(summary))
     else:
-        skipped = f" ({len(report.skipped)} skipped, see the warnings)" if report.skipped else ""
-        print(f"{summary['entries']} entries in {summary['files']} pages{skipped} -> {summary['papers']} unique papers; "
+        print(f"{report.summary()} -> {summary['papers']} unique papers; "
               f"added {stats.added}, updated {stats.updated}, removed {stats.removed}, unchanged {stats.unchanged} "
               f"({stats.chunks_embedded} chunks embedded in {stats.seconds:.1f}s) -> {summary['index']}")
     return 0
@@ -352,7 +355,9 @@ def _positive(text: str) -> int:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="rag", description="Ask questions of a collection of paper abstracts.")
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--corpus", help="folder of listing pages (default: data/seeds)")
+    common.add_argument("--corpus", metavar="FOLDER_OR_FILE",
+                        help="the collection: a folder of listing pages (*.txt) and/or .jsonl, .json, .csv, .bib "
+                             "files, or one such file, e.g. the arXiv metadata snapshot (default: data/seeds)")
     common.add_argument("--index", help="index folder (default: .rag/index)")
     common.add_argument("--json", action="store_true", help="print JSON")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -365,7 +370,11 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("ingest", parents=[common], help="build or update the index")
     p.add_argument("--rebuild", action="store_true", help="start from scratch")
     p.add_argument("--strict", action="store_true",
-                   help="stop at the first page that cannot be read or parsed (default: skip it with a warning)")
+                   help="stop at the first page, file or record that cannot be read or parsed (default: skip it "
+                        "with a warning naming its file and line)")
+    p.add_argument("--categories", metavar="CATS",
+                   help="arXiv snapshot only: keep these categories, e.g. cs.LG,cs.CV ('cs' keeps every cs.*; "
+                        "default: RAG_CORPUS_CATEGORIES, else all)")
     p.set_defaults(func=cmd_ingest)
 
     p = sub.add_parser("search", parents=[common, limits], help="list the papers that match a query")

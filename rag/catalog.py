@@ -27,6 +27,7 @@ class PaperRow:
     code: str
     gist: str
     topics: tuple[str, ...]
+    link: str = ""  # the paper's own page (arXiv, DOI or its URL), when the collection gives one
 
 
 @dataclass
@@ -74,7 +75,7 @@ def overview(papers: list[Paper], *, n_topics: int = 15) -> Overview:
     names = {w for w, _ in topics}
     rows = [PaperRow(paper_id=p.paper_id, title=p.title, year=p.year, authors=p.authors,
                      code=p.code_urls[0] if p.code_urls else "", gist=gist(p),
-                     topics=tuple(sorted(words_of[p.paper_id] & names)))
+                     topics=tuple(sorted(words_of[p.paper_id] & names)), link=p.links[0][1] if p.links else "")
             for p in sorted(papers, key=lambda p: p.title.lower())]
     years = Counter(str(r.year) for r in rows if r.year)
     by_year = dict(sorted(years.items(), reverse=True))

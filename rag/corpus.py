@@ -1,4 +1,5 @@
-"""Listing pages -> Paper records: parsing the three page layouts, dedupe, metadata.
+"""The collection -> Paper records: listing pages (the three page layouts) and, through
+rag.formats, JSONL/JSON, CSV, BibTeX and the arXiv snapshot; dedupe and metadata.
 
 A page is a sequence of (title, abstract) line pairs, with noise lines in between
 ("new", "Subscribe", "byAK and the research community", page dates such as "Mar 14")
@@ -11,11 +12,15 @@ from __future__ import annotations
 import hashlib
 import re
 import unicodedata
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
 
 from rag.errors import CorpusError
+from rag.formats import LABELS, Format, Problem, Record, detect_format, is_collection_file, read_records
+from rag.formats.records import MAX_TITLE as _MAX_TITLE
+from rag.formats.records import MIN_ABSTRACT as _MIN_ABSTRACT
 from rag.text import strip_controls
 from rag.types import Paper, SourceRef
 
@@ -26,8 +31,22 @@ _NOISE = re.compile(
 _AUTHORS = re.compile(r"^•\s*(\d+)\s+authors?$")
 _DATE = re.compile(r"^([A-Z][a-z]{2}) (\d{1,2})(?:, (\d{4}))?(?: \d+)?$")
 _URL = re.compile(r"https?://[^\s)\]}>,;\"']+")
-_MAX_TITLE = 300
-_MIN_ABSTRACT = 80
+MAX_WARNINGS_PER_FILE = 20  # then one line saying how many more
+
+
+@dataclass
+class FileRead:
+    """What one file of the collection gave."""
+
+    name: str
+    format: Format
+    records: int = 0  # usable records (entries, for listing pages)
+    skipped: int = 0  # bad records, each warned about (the first MAX_WARNINGS_PER_FILE)
+    left_out: int = 0  # records outside the chosen categories (arXiv snapshot)
+
+    @property
+    def label(self) -> str:
+        return LABELS[self.format]
 
 
 @dataclass
@@ -38,7 +57,34 @@ class CorpusReport:
     entries: int
     files: list[str]
     warnings: list[str] = field(default_factory=list)
-    skipped: list[str] = field(default_factory=list)  # pages that could not be read or parsed
+    skipped: list[str] = field(default_factory=list)  # files that could not be read or parsed
+    read: list[FileRead] = field(default_factory=list)  # the files read, with their format and counts
+
+    @property
+    def formats(self) -> dict[str, str]:
+        """File name -> the format it was read as ("refs.bib" -> "BibTeX")."""
+        return {f.name: f.label for f in self.read}
+
+    @property
+    def skipped_records(self) -> int:
+        return sum(f.skipped for f in self.read)
+
+    def summary(self) -> str:
+        """'read 1,204 records from refs.bib (BibTeX), 588 entries from 12 listing pages; 3 records skipped'."""
+        pages = [f for f in self.read if f.format == "pages"]
+        parts = [f"{_n(f.records, 'record')} from {f.name} ({f.label})"
+                 + (f", {f.left_out:,} more outside the chosen categories" if f.left_out else "")
+                 for f in self.read if f.format != "pages"]
+        if pages:
+            parts.append(f"{_n(sum(f.records for f in pages), 'entry', 'entries')} from "
+                         f"{_n(len(pages), 'listing page')}")
+        problems = [f"{_n(n, what)} skipped" for n, what in ((self.skipped_records, "record"),
+                                                              (len(self.skipped), "file")) if n]
+        return "read " + ", ".join(parts) + ("; " + ", ".join(problems) + " (see the warnings)" if problems else "")
+
+
+def _n(count: int, one: str, many: str | None = None) -> str:
+    return f"{count:,} {one if count == 1 else many or one + 's'}"
 
 
 def normalize_title(title: str) -> str:
@@ -74,16 +120,6 @@ def _parse_date(match: re.Match[str]) -> date | None:
         return None
 
 
-@dataclass
-class _Entry:
-    title: str
-    abstract: str
-    file: str
-    line: int
-    published: date | None = None
-    authors: int | None = None
-
-
 def _read_text(path: Path) -> str:
     data = path.read_bytes()
     try:
@@ -97,9 +133,9 @@ def _read_text(path: Path) -> str:
         ) from exc
 
 
-def parse_page(path: Path) -> list[_Entry]:
+def parse_page(path: Path) -> list[Record]:
     """Parse one listing page into entries (not yet merged)."""
-    entries: list[_Entry] = []
+    entries: list[Record] = []
     pending_title: tuple[str, int] | None = None
     for lineno, raw in enumerate(strip_controls(_read_text(path)).splitlines(), start=1):
         text = raw.strip()
@@ -113,7 +149,7 @@ def parse_page(path: Path) -> list[_Entry]:
             continue
         if m := _DATE.match(text):
             if entries and pending_title is None and (d := _parse_date(m)):
-                entries[-1].published = d
+                entries[-1].published, entries[-1].year = d, d.year
             continue
         if pending_title is None:
             if len(text) > _MAX_TITLE:
@@ -133,7 +169,7 @@ def parse_page(path: Path) -> list[_Entry]:
                 path=str(path),
                 line=lineno,
             )
-        entries.append(_Entry(title=title, abstract=text, file=path.name, line=title_line))
+        entries.append(Record(title=title, abstract=text, file=path.name, line=title_line))
         pending_title = None
     if pending_title is not None:
         raise CorpusError(
@@ -144,8 +180,9 @@ def parse_page(path: Path) -> list[_Entry]:
     return entries
 
 
-def merge_entries(entries: list[_Entry]) -> list[Paper]:
-    """One Paper per normalised title; every page kept, differing abstracts kept."""
+def merge_entries(entries: list[Record]) -> list[Paper]:
+    """One Paper per normalised title; every source kept, differing abstracts kept; each
+    other field from the first record that has it."""
     papers: dict[str, Paper] = {}
     for e in entries:
         pid = paper_id_for(e.title)
@@ -155,48 +192,113 @@ def merge_entries(entries: list[_Entry]) -> list[Paper]:
         if " ".join(e.abstract.split()) not in {" ".join(a.split()) for a in paper.abstracts}:
             paper.abstracts.append(e.abstract)
         paper.sources.append(SourceRef(file=e.file, line=e.line))
-        paper.published = paper.published or e.published
+        if paper.published is None and e.published:  # a full date wins over a year alone
+            paper.published, paper.published_year = e.published, None
+        elif paper.year is None and e.year:
+            paper.published_year = e.year
         paper.authors = paper.authors or e.authors
+        paper.author_names = paper.author_names or e.author_names
+        paper.url = paper.url or e.url
+        paper.doi = paper.doi or e.doi
+        paper.arxiv_id = paper.arxiv_id or e.arxiv_id
+        paper.venue = paper.venue or e.venue
     for paper in papers.values():
         paper.code_urls = find_code_urls(paper.abstract)
     return list(papers.values())
 
 
-def load_corpus(corpus_dir: Path, *, strict: bool = False) -> CorpusReport:
-    """Parse every *.txt page in `corpus_dir`. A page that cannot be read or parsed is skipped
-    with a warning naming its file and line (`strict`: raised instead); the others still count."""
-    if not corpus_dir.is_dir():
-        raise CorpusError(f"corpus folder {corpus_dir} does not exist; pass --corpus DIR")
-    files = sorted(corpus_dir.glob("*.txt"))
+def collection_files(corpus: Path) -> list[Path]:
+    """The files `corpus` names: itself, or the collection files in the folder (sorted)."""
+    if corpus.is_file():
+        return [corpus]
+    if not corpus.is_dir():
+        raise CorpusError(f"corpus {corpus} does not exist; pass --corpus FOLDER or FILE")
+    files = sorted(p for p in corpus.iterdir() if is_collection_file(p))  # (a folder named x.txt is warned about)
     if not files:
-        raise CorpusError(f"no *.txt listing pages in {corpus_dir}")
-    entries: list[_Entry] = []
-    warnings: list[str] = []
-    broken: list[CorpusError] = []
-    for path in files:
+        raise CorpusError(f"no listing pages (*.txt) or collection files (.jsonl, .json, .csv, .bib) in {corpus}")
+    return files
+
+
+class _Reader:
+    """Reads the files one by one into records; a bad record or file is a warning (`strict`: raised)."""
+
+    def __init__(self, strict: bool, categories: Sequence[str]):
+        self.strict, self.categories = strict, list(categories)
+        self.entries: list[Record] = []
+        self.read: list[FileRead] = []
+        self.warnings: list[str] = []
+        self.broken: list[CorpusError] = []
+
+    def file(self, path: Path) -> None:
         try:
-            page = parse_page(path)
-        except OSError as exc:
-            page, error = [], CorpusError(f"cannot read the page ({exc.strerror or exc})", path=str(path))
+            fmt = "pages" if path.suffix.lower() == ".txt" else detect_format(path)
+            done = FileRead(path.name, fmt)
+            if fmt == "pages":
+                page = parse_page(path)
+                if not page:
+                    self.warnings.append(f"{path}: no papers found on this page (skipped)")
+                self.entries += page
+                done.records = len(page)
+            else:
+                self._records(path, done)
+        except (OSError, EOFError) as exc:
+            self._broken(CorpusError(f"cannot read the file ({getattr(exc, 'strerror', None) or exc})", path=str(path)))
         except CorpusError as exc:
-            page, error = [], exc
+            self._broken(exc)
         else:
-            error = None
-        if error is not None:
-            if strict:
-                raise error
-            broken.append(error)
-            warnings.append(f"{error} (page skipped; --strict stops instead)")
-        elif not page:
-            warnings.append(f"{path}: no papers found on this page (skipped)")
-        entries.extend(page)
-    if not entries:
-        if broken:
-            raise CorpusError(f"no page under {corpus_dir} could be read; the first problem: {broken[0]}")
-        raise CorpusError(f"no papers found in any page under {corpus_dir}")
-    papers = merge_entries(entries)
-    skipped = [e.path or "" for e in broken]
+            self.read.append(done)
+
+    def _broken(self, error: CorpusError) -> None:
+        if self.strict:
+            raise error
+        self.broken.append(error)
+        self.warnings.append(f"{error} (file skipped; --strict stops instead)")
+
+    def _records(self, path: Path, done: FileRead) -> None:
+        if self.categories and done.format != "arxiv":
+            self.warnings.append(f"{path}: --categories filters the arXiv metadata snapshot only; this file "
+                                 f"({done.label}) is read whole")
+        first: Problem | None = None
+        for item in read_records(path, done.format, categories=self.categories):
+            if item is None:
+                done.left_out += 1
+            elif isinstance(item, Problem):
+                first = first or item
+                self._problem(path, item, done)
+            else:
+                self.entries.append(item)
+                done.records += 1
+        if done.skipped > MAX_WARNINGS_PER_FILE:
+            self.warnings.append(f"{path}: {done.skipped - MAX_WARNINGS_PER_FILE:,} more bad records skipped")
+        if not done.records:
+            raise CorpusError("no usable records in this file"
+                              + (f" ({done.skipped:,} bad; the first, line {first.line}: {first.message})" if first else "")
+                              + (f"; none of its {done.left_out:,} records is in {', '.join(self.categories)}"
+                                 if done.left_out else ""), path=str(path))
+
+    def _problem(self, path: Path, problem: Problem, done: FileRead) -> None:
+        if self.strict:
+            raise CorpusError(problem.message, path=str(path), line=problem.line)
+        done.skipped += 1
+        if done.skipped <= MAX_WARNINGS_PER_FILE:
+            self.warnings.append(f"{path}:{problem.line}: {problem.message} (record skipped; --strict stops instead)")
+
+
+def load_corpus(corpus: Path, *, strict: bool = False, categories: Sequence[str] = ()) -> CorpusReport:
+    """Parse the collection `corpus` names: a folder (every *.txt listing page and every .jsonl,
+    .json, .csv, .tsv, .bib file in it, also .gz) or one file. A bad record is skipped with a
+    warning naming its file and line, a file that cannot be read at all is skipped the same way
+    (`strict`: either is raised instead); `categories` filters the arXiv snapshot."""
+    reader = _Reader(strict, categories)
+    for path in collection_files(corpus):
+        reader.file(path)
+    if not reader.entries:
+        if corpus.is_file() and reader.broken:
+            raise reader.broken[0]
+        if reader.broken:
+            raise CorpusError(f"no page or file of {corpus} could be read; the first problem: {reader.broken[0]}")
+        raise CorpusError(f"no papers found in {corpus}")
     return CorpusReport(
-        papers=papers, entries=len(entries), files=[p.name for p in files if str(p) not in skipped],
-        warnings=warnings, skipped=skipped,
+        papers=merge_entries(reader.entries), entries=len(reader.entries), files=[f.name for f in reader.read],
+        warnings=reader.warnings, skipped=[e.path or "" for e in reader.broken], read=reader.read,
     )

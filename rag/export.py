@@ -12,7 +12,8 @@ from typing import Any
 from rag.types import Answer, Hit, Paper
 
 _BIB_SPECIAL = re.compile(r"([&%$#_{}])")
-CSV_FIELDS = ["paper_id", "title", "year", "authors", "code", "cited_in", "abstract"]
+CSV_FIELDS = ["paper_id", "title", "year", "authors", "author_names", "venue", "doi", "arxiv_id", "url", "code",
+              "cited_in", "abstract"]
 
 
 def answer_markdown(answer: Answer) -> str:
@@ -71,8 +72,9 @@ def _bib(text: str) -> str:
 
 
 def bibtex(papers: Iterable[Paper]) -> str:
-    """One @misc entry per paper (the listing pages give title, year and an abstract, not venues
-    or author names); keys are unique, readable slugs."""
+    """One @misc entry per paper with what the collection gives: title, author, year, venue
+    (howpublished), doi, eprint (arXiv), url (the paper's, else its code) and the abstract;
+    keys are unique, readable slugs."""
     import bibtexparser
     from bibtexparser.model import Entry, Field
 
@@ -85,10 +87,18 @@ def bibtex(papers: Iterable[Paper]) -> str:
             key += "x"
         keys.add(key)
         fields = [Field("title", "{" + _bib(p.title) + "}")]
+        if p.author_names:
+            fields.append(Field("author", " and ".join(_bib(n) for n in p.author_names)))
         if p.year:
             fields.append(Field("year", str(p.year)))
-        if p.code_urls:
-            fields.append(Field("url", p.code_urls[0]))
+        if p.venue:
+            fields.append(Field("howpublished", _bib(p.venue)))
+        if p.doi:
+            fields.append(Field("doi", p.doi))
+        if p.arxiv_id:
+            fields += [Field("eprint", p.arxiv_id), Field("archiveprefix", "arXiv")]
+        if p.url or p.code_urls:
+            fields.append(Field("url", p.url or p.code_urls[0]))
         fields.append(Field("abstract", _bib(p.abstract)))
         library.add(Entry("misc", key, fields))
     return bibtexparser.write_string(library)
@@ -100,15 +110,18 @@ def papers_csv(papers: Iterable[tuple[Paper, list[int]]]) -> str:
     writer = csv.writer(buf)
     writer.writerow(CSV_FIELDS)
     for p, turns in papers:
-        writer.writerow([p.paper_id, p.title, p.year or "", p.authors or "", " ".join(p.code_urls),
-                         " ".join(map(str, turns)), p.abstract])
+        writer.writerow([p.paper_id, p.title, p.year or "", p.authors or "", "; ".join(p.author_names), p.venue or "",
+                         p.doi or "", p.arxiv_id or "", p.url or "", " ".join(p.code_urls), " ".join(map(str, turns)),
+                         p.abstract])
     return buf.getvalue()
 
 
 def hit_json(hit: Hit) -> dict[str, Any]:
     """One search result as JSON (the CLI's `--json` and the MCP tools)."""
-    out: dict[str, Any] = {"paper_id": hit.paper_id, "title": hit.paper.title, "year": hit.paper.year,
-                           "code_urls": hit.paper.code_urls, "score": round(hit.score, 6), "snippet": hit.snippet}
+    p = hit.paper
+    out: dict[str, Any] = {"paper_id": hit.paper_id, "title": p.title, "score": round(hit.score, 6),
+                           "snippet": hit.snippet, "year": p.year, "url": p.url, "doi": p.doi, "arxiv_id": p.arxiv_id,
+                           "code_urls": p.code_urls}
     if hit.why is not None:
         out["why"] = hit.why.model_dump(exclude_none=True)
     return out

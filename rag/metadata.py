@@ -75,7 +75,7 @@ def metadata_answer(question: str, papers: list[Paper], filt: MetaFilter, lexico
     for n, paper in enumerate(kept, start=1):
         facts = []
         if filt.year_min is not None or filt.year_max is not None:
-            facts.append(f"published {paper.published.isoformat()}" if paper.published else "")
+            facts.append(f"published {paper.published.isoformat() if paper.published else paper.year}" if paper.year else "")
         quote = ""
         if filt.has_code:
             facts.append("code: " + ", ".join(paper.code_urls))

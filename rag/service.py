@@ -51,7 +51,7 @@ class RagService:
 
     # -- index ---------------------------------------------------------------------------
     def load_corpus(self, *, strict: bool = False) -> CorpusReport:
-        self._corpus = load_corpus(self.settings.corpus_dir, strict=strict)
+        self._corpus = load_corpus(self.settings.corpus_dir, strict=strict, categories=self.settings.corpus_categories)
         return self._corpus
 
     def corpus(self) -> CorpusReport:

@@ -9,10 +9,10 @@ import difflib
 import re
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from rag.errors import ConfigError
 from rag.redact import register_secret
@@ -33,7 +33,14 @@ class Settings(BaseSettings):
 
     # --- data and index -------------------------------------------------------------------
     corpus_dir: Path = Field(
-        PROJECT_ROOT / "data" / "seeds", description="Folder of paper-listing pages (*.txt)."
+        PROJECT_ROOT / "data" / "seeds",
+        description="The collection: a folder (listing pages *.txt and/or .jsonl, .json, .csv, .bib files) or one such "
+        "file; the arXiv metadata snapshot too.",
+    )
+    corpus_categories: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="arXiv categories to keep from the arXiv metadata snapshot, comma-separated (cs.LG,cs.CV; "
+        "'cs' keeps every cs.*); empty keeps all. Other formats have no categories and are read whole.",
     )
     index_dir: Path = Field(
         PROJECT_ROOT / ".rag" / "index", description="Where the Chroma + BM25 index lives."
@@ -170,6 +177,14 @@ class Settings(BaseSettings):
         5_000_000, ge=10_000, description="The votes file is rotated (votes.jsonl.1, .2, ...) when it would grow past this."
     )
     feedback_keep: int = Field(3, ge=0, le=100, description="Rotated votes files kept; older ones are deleted.")
+
+    @field_validator("corpus_categories", mode="before")
+    @classmethod
+    def _split_categories(cls, value: object) -> object:
+        """'cs.LG, cs.CV' (the environment, --categories) as a list; a list stays one."""
+        if isinstance(value, str):
+            return [c for c in re.split(r"[,\s]+", value) if c]
+        return value
 
     @field_validator("openai_api_key", mode="before")
     @classmethod

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import date
 from typing import Literal
+from urllib.parse import quote
 
 from pydantic import BaseModel, Field
 
@@ -11,7 +12,8 @@ Backend = Literal["extractive", "openai"]
 
 
 class SourceRef(BaseModel):
-    """Where a paper was listed: the page file and the line of its title."""
+    """Where a paper was listed: the file (a listing page, or a JSONL/CSV/BibTeX/arXiv file) and
+    the line its record starts on."""
 
     file: str
     line: int
@@ -26,9 +28,17 @@ class Paper(BaseModel):
         description="Abstract texts; more than one when pages disagree (kept, not dropped)."
     )
     sources: list[SourceRef] = Field(default_factory=list)
-    published: date | None = None
-    authors: int | None = None
+    published: date | None = Field(None, description="The full date, when a source gives year, month and day.")
+    published_year: int | None = Field(
+        None, description="The year, when a source gives only a year (no day is made up); see `year`."
+    )
+    authors: int | None = Field(None, description="How many authors (counted from author_names when given).")
+    author_names: list[str] = Field(default_factory=list, description="As the source writes them, first name first.")
     code_urls: list[str] = Field(default_factory=list)
+    url: str | None = Field(None, description="The paper's own page (e.g. https://arxiv.org/abs/<id>).")
+    doi: str | None = Field(None, description="e.g. 10.1109/CVPR.2016.90 (without https://doi.org/).")
+    arxiv_id: str | None = Field(None, description="e.g. 1512.03385 or hep-th/9901001.")
+    venue: str | None = Field(None, description="Journal, proceedings or arXiv journal-ref, as the source writes it.")
 
     @property
     def abstract(self) -> str:
@@ -37,7 +47,20 @@ class Paper(BaseModel):
 
     @property
     def year(self) -> int | None:
-        return self.published.year if self.published else None
+        """The publication year, from the full date or, failing that, the year alone."""
+        return self.published.year if self.published else self.published_year
+
+    @property
+    def links(self) -> list[tuple[str, str]]:
+        """(label, URL) of the paper itself: arXiv, DOI, then its own URL when that is another page."""
+        out = []
+        if self.arxiv_id:
+            out.append(("arXiv", f"https://arxiv.org/abs/{self.arxiv_id}"))
+        if self.doi:
+            out.append(("DOI", f"https://doi.org/{quote(self.doi, safe='/:;()')}"))
+        if self.url and all(self.url.rstrip("/") != u for _, u in out):
+            out.append(("link", self.url))
+        return out
 
 
 class Chunk(BaseModel):

@@ -29,7 +29,7 @@ def test_search_json_contract(service):
     out = json.loads(run(service, "search", "data-free quantization", "--top-k", "10", "--json").stdout)
     assert out["query"] == "data-free quantization"
     assert len(out["hits"]) == 10
-    assert set(out["hits"][0]) == {"paper_id", "title", "score", "snippet", "why"}
+    assert set(out["hits"][0]) == {"paper_id", "title", "score", "snippet", "why", "year", "url", "doi", "arxiv_id", "code_urls"}
     assert set(out["hits"][0]["why"]) >= {"terms", "sentence", "similarity"}
     assert len({h["paper_id"] for h in out["hits"]}) == 10
     assert out["hits"][0]["score"] >= out["hits"][-1]["score"]
@@ -255,9 +255,47 @@ def test_papers_lists_the_collection_with_counts(service):
     out = json.loads(run(service, "papers", "--json").stdout)
     assert out["total"] == len(out["papers"]) == sum(out["by_year"].values()) == len(service.papers())
     assert out["topics"] and all(t["papers"] >= 2 for t in out["topics"])
-    assert set(out["papers"][0]) == {"paper_id", "title", "year", "authors", "code", "gist", "topics"}
+    assert set(out["papers"][0]) == {"paper_id", "title", "year", "authors", "code", "gist", "topics", "link"}
     some = json.loads(run(service, "papers", "--topic", "pruning", "--has-code", "--json").stdout)["papers"]
     assert some and all("prun" in p["title"].lower() and p["code"] for p in some)
     human = run(service, "papers", "--search", "densenet").stdout
     assert "Densely" in human and "Topics" in human  # (rich wraps the title cell)
     assert re.search(r"^\d+ of \d+ papers; \d+ link code", human, re.M)
+
+
+def test_ingest_a_collection_file_then_search_and_ask_it(tmp_path):
+    """`--corpus` naming a folder of a BibTeX file and an arXiv snapshot: formats and counts in the
+    summary, --categories filters the snapshot, and search/ask find its papers with their links."""
+    from tests.test_formats import BIB, arxiv_line
+
+    folder = tmp_path / "mine"
+    folder.mkdir()
+    (folder / "refs.bib").write_text(BIB)
+    quantum = ("We train a variational quantum circuit to classify galaxy images and compare it with a "
+               "classical convolutional network of the same size.")
+    (folder / "snapshot.jsonl").write_text("\n".join([
+        arxiv_line(7, "cs.LG quant-ph", title="Quantum Circuits Classify Galaxies", abstract=quantum),
+        arxiv_line(8, "math.CO", title="Counting Lattice Paths", abstract=quantum.replace("galaxy", "lattice"))]) + "\n")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "RAG_"))} | {"RAG_LLM": "extractive"}
+    common = ["--index", str(tmp_path / "i"), "--corpus", str(folder)]
+
+    def cli(*args):
+        proc = subprocess.run([sys.executable, "-m", "rag", *args, *common], capture_output=True, text=True,
+                              cwd=PROJECT_ROOT, env=env, timeout=300)
+        assert proc.returncode == 0, proc.stderr
+        return proc
+
+    proc = cli("ingest", "--categories", "cs.LG,cs.CV")
+    assert proc.stdout.startswith("read 2 records from refs.bib (BibTeX), 1 record from snapshot.jsonl (arXiv "
+                                  "metadata snapshot), 1 more outside the chosen categories; 2 records skipped")
+    assert "-> 3 unique papers" in proc.stdout
+    assert "refs.bib:12: @article{noabstract, ...} has no abstract" in proc.stderr
+    assert "refs.bib: --categories filters the arXiv metadata snapshot only" in proc.stderr
+    hit = json.loads(cli("search", "quantum circuit galaxy images", "--json").stdout)["hits"][0]
+    assert hit["title"] == "Quantum Circuits Classify Galaxies"
+    assert hit["arxiv_id"] == "2101.00007" and hit["url"] == "https://arxiv.org/abs/2101.00007" and hit["year"] == 2021
+    answer = json.loads(cli("ask", "Which paper uses a deep residual learning framework?", "--json").stdout)
+    cited = [h for h in answer["hits"] if h["paper_id"] == answer["citations"][0]["paper_id"]][0]
+    assert cited["doi"] == "10.1109/CVPR.2016.90" and cited["title"].startswith("Deep Residual Learning")
+    titles = {p["title"] for p in json.loads(cli("papers", "--json").stdout)["papers"]}
+    assert "Counting Lattice Paths" not in titles  # left out by --categories

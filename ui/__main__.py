@@ -21,7 +21,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--host", help="interface to listen on (default: GRADIO_SERVER_NAME or 127.0.0.1)")
     parser.add_argument("--port", type=int, help="port (default: GRADIO_SERVER_PORT or 7860)")
     parser.add_argument("--index", help="index folder (default: RAG_INDEX_DIR)")
-    parser.add_argument("--corpus", help="folder of listing pages (default: RAG_CORPUS_DIR)")
+    parser.add_argument("--corpus", help="the collection: a folder or one .jsonl/.json/.csv/.bib file "
+                        "(default: RAG_CORPUS_DIR)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     install_log_redaction()

@@ -135,21 +135,42 @@ def _code_links(paper: Paper) -> str:
     )
 
 
+def _authors(paper: Paper) -> str:
+    """'Kaiming He, Xiangyu Zhang et al.' (the full list in the tooltip), or '4 authors'."""
+    names = paper.author_names
+    if names:
+        shown = ", ".join(names[:3]) + (" et al." if len(names) > 3 else "")
+        return f'<span class="authors" title="{esc(", ".join(names))}">{esc(shown)}</span>'
+    return f"{paper.authors} author{'s' if paper.authors != 1 else ''}" if paper.authors else ""
+
+
 def paper_meta(paper: Paper) -> str:
     bits = []
     if paper.published:
         bits.append(esc(paper.published.isoformat()))
-    if paper.authors:
-        bits.append(f"{paper.authors} author{'s' if paper.authors != 1 else ''}")
+    elif paper.year:  # a year alone is shown as a year, not as a made-up 1 January
+        bits.append(str(paper.year))
+    if paper.venue:
+        bits.append(f'<span class="venue">{esc(paper.venue)}</span>')
+    if authors := _authors(paper):
+        bits.append(authors)
     code = _code_links(paper)
     if code:
         bits.append(code)
-    bits.append(_search_links(paper))
+    bits.append(_paper_links(paper) or _search_links(paper))
     return " · ".join(bits)
 
 
+def _paper_links(paper: Paper) -> str:
+    """Links to the paper itself (arXiv abstract page, DOI, its URL), when the collection gives them."""
+    return " ".join(
+        f'<a class="out" href="{esc(u)}" target="_blank" rel="noopener noreferrer" title="{esc(u)}">{esc(label)}</a>'
+        for label, u in paper.links if re.match(r"https?://[^\s\"'<>]+$", u)
+    )
+
+
 def _search_links(paper: Paper) -> str:
-    """The listing pages give no paper URL: a title search on arXiv and Semantic Scholar."""
+    """No link to the paper (listing pages give none): a title search on arXiv and Semantic Scholar."""
     q = quote_plus(paper.title)
     return (f'<a class="out" href="https://arxiv.org/search/?query={q}&amp;searchtype=title" target="_blank" rel="noopener noreferrer" '
             f'title="Search arXiv for this title">arXiv</a> '
