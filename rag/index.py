@@ -39,8 +39,7 @@ from rag.settings import Settings
 from rag.text import split_sentences
 from rag.types import Chunk, Paper
 from rag.redact import public_url
-from rag.vectors import (Vectors, VectorsElsewhereError, check_reachable, collection_name, copy_vectors, located,
-                         talking_to)
+from rag.vectors import Vectors, check_reachable, copy_vectors, located, stale_vectors, talking_to
 
 log = logging.getLogger(__name__)
 CLAIMS_FILE = "claims.sqlite"
@@ -144,10 +143,10 @@ def ingest(
     """Bring the index in line with `papers`, embedding only new or changed ones. One ingest at
     a time per index folder; a live generation that is unreadable or fails its check is rebuilt
     from the papers (with a warning) instead of being carried forward."""
+    if settings.chroma_url:
+        check_reachable(settings.chroma_url)  # before loading a model or waiting for the lock
     embedder = embedder or get_embedder(settings)
     with writer_lock(settings.index_dir, settings.ingest_lock_wait):
-        if settings.chroma_url:
-            check_reachable(settings.chroma_url)  # before any embedding
         warnings: list[str] = []
         try:
             if not rebuild:
@@ -206,41 +205,16 @@ def _build(papers: list[Paper], settings: Settings, embedder: Embedder, *, incre
             raise _Damaged(problem)
     except BaseException:
         _release_chroma()
-        _discard(target)
+        target.discard()
         raise
     _release_chroma()
 
     tmp = index_dir / "CURRENT.tmp"
     tmp.write_text(gen.name)
     os.replace(tmp, index_dir / "CURRENT")  # the atomic switch
-    remove_stale(index_dir, keep=gen.name, before_remove=lambda old: _stale_vectors(old, settings).drop())
+    remove_stale(index_dir, keep=gen.name, before_remove=lambda old: stale_vectors(old, settings.chroma_url).drop())
     stats.seconds = time.perf_counter() - t0
     return stats
-
-
-def _discard(target: Vectors) -> None:
-    """Remove an unfinished generation; when its server collection cannot be deleted now, its
-    folder stays, so that the next ingest's `remove_stale` deletes both."""
-    try:
-        target.drop()
-    except Exception as exc:  # noqa: BLE001 - the server went away meanwhile
-        log.warning("could not delete the unfinished collection %s (%s); the next ingest will", target.name, exc)
-        return
-    shutil.rmtree(target.gen, ignore_errors=True)
-
-
-def _stale_vectors(gen: Path, settings: Settings) -> Vectors:
-    """The vectors of a generation about to be removed (an unfinished one has no manifest yet)."""
-    try:
-        record = read_manifest(gen).get("vectors") or {}
-    except IndexCorruptError:
-        record = {}
-    if record.get("collection") or (settings.chroma_url and not (gen / "chroma").exists()):
-        if not settings.chroma_url:
-            raise VectorsElsewhereError(f"its collection {record['collection']} is on the Chroma server at "
-                                        f"{record.get('server')}; set RAG_CHROMA_URL and ingest again to delete it")
-        return Vectors(gen, settings.chroma_url, str(record.get("collection") or collection_name(gen.name)))
-    return Vectors(gen)
 
 
 def _fill(target: Vectors, live: Vectors | None, papers: list[Paper], settings: Settings, embedder: Embedder,

@@ -13,7 +13,9 @@
 from __future__ import annotations
 
 import base64
+import json
 import logging
+import shutil
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -153,6 +155,16 @@ class Vectors:
                 return client.create_collection(self.name, embedding_function=None, configuration=config)
             return client.get_collection(self.name, embedding_function=None)
 
+    def discard(self) -> None:
+        """Remove an unfinished generation; when its server collection cannot be deleted now, its
+        folder stays, so that the next ingest's `remove_stale` deletes both."""
+        try:
+            self.drop()
+        except Exception as exc:  # noqa: BLE001 - the server went away meanwhile
+            log.warning("could not delete the unfinished collection %s (%s); the next ingest will", self.name, exc)
+            return
+        shutil.rmtree(self.gen, ignore_errors=True)
+
     def drop(self) -> None:
         """Delete the server collection (a local folder goes with its generation); a missing one is fine."""
         if self.server is None:
@@ -183,6 +195,21 @@ def located(gen: Path, manifest: dict[str, Any], server: str | None, index_dir: 
             f"The index at {index_dir} keeps its vectors in its own folder, not on the Chroma server at "
             f"{public_url(server)}; run `python -m rag ingest` to put them on the server, or unset RAG_CHROMA_URL."
         )
+    return Vectors(gen)
+
+
+def stale_vectors(gen: Path, server: str | None) -> Vectors:
+    """The vectors of a generation about to be removed (an unfinished one has no manifest yet,
+    and its collection, if any, is on the configured server)."""
+    try:
+        record = json.loads((gen / "manifest.json").read_text()).get("vectors") or {}
+    except (OSError, ValueError, AttributeError):
+        record = {}
+    if record.get("collection") or (server and not (gen / "chroma").exists()):
+        if not server:
+            raise VectorsElsewhereError(f"its collection {record['collection']} is on the Chroma server at "
+                                        f"{record.get('server')}; set RAG_CHROMA_URL and ingest again to delete it")
+        return Vectors(gen, server, str(record.get("collection") or collection_name(gen.name)))
     return Vectors(gen)
 
 
