@@ -18,6 +18,7 @@ from rag.settings import PROJECT_ROOT, load_settings
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="eval", description="Score the pipeline on eval/dev.jsonl and eval/test.jsonl.")
     p.add_argument("--index", help="index folder (default: the configured one)")
+    p.add_argument("--chroma-url", metavar="URL", help="a running Chroma server for the vectors (default: RAG_CHROMA_URL)")
     p.add_argument("--out", default=None,
                    help="report folder (default: .rag/eval, ignored by git, so a test run leaves the tree clean)")
     p.add_argument("--update-report", action="store_true",
@@ -29,7 +30,8 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     splits = tuple(SPLITS) if args.split == "all" else (args.split,)
     try:
-        settings = load_settings(**({"index_dir": Path(args.index)} if args.index else {}))
+        settings = load_settings(**({"index_dir": Path(args.index)} if args.index else {}),
+                                 **({"chroma_url": args.chroma_url} if args.chroma_url else {}))
         service = RagService(settings)
         service.ensure_index()
         llm = None

@@ -125,6 +125,8 @@ def _settings(args: argparse.Namespace) -> Any:
         overrides["corpus_categories"] = args.categories
     if args.index:
         overrides["index_dir"] = Path(args.index)
+    if args.chroma_url:
+        overrides["chroma_url"] = args.chroma_url
     if getattr(args, "backend", None):
         overrides["llm"] = args.backend
     return load_settings(**overrides)
@@ -359,6 +361,8 @@ def build_parser() -> argparse.ArgumentParser:
                         help="the collection: a folder of listing pages (*.txt) and/or .jsonl, .json, .csv, .bib "
                              "files, or one such file, e.g. the arXiv metadata snapshot (default: data/seeds)")
     common.add_argument("--index", help="index folder (default: .rag/index)")
+    common.add_argument("--chroma-url", metavar="URL", help="a running Chroma server for the vectors, e.g. "
+                        "http://127.0.0.1:8000 (default: RAG_CHROMA_URL, else a folder inside the index)")
     common.add_argument("--json", action="store_true", help="print JSON")
     sub = parser.add_subparsers(dest="command", required=True)
     limits = argparse.ArgumentParser(add_help=False)

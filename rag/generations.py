@@ -20,7 +20,7 @@ import logging
 import shutil
 import struct
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Any
@@ -28,6 +28,7 @@ from typing import IO, Any
 from filelock import FileLock, Timeout
 
 from rag.errors import RagError
+from rag.redact import redact
 
 log = logging.getLogger(__name__)
 READERS = ".readers"
@@ -100,31 +101,51 @@ class ReaderLease:
         self.release()
 
 
+@contextmanager
+def _claimed(gen: Path) -> Iterator[bool]:
+    """True while `gen` is held exclusively (no reader can take a lease meanwhile); False when
+    some process holds a reader lease on it."""
+    try:
+        f = open(gen / READERS, "a+")  # noqa: SIM115 - closed below
+    except OSError:  # no .readers file can be made: no reader holds it either
+        yield True
+        return
+    with f:
+        try:
+            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            yield False
+            return
+        yield True  # closing the file drops the lock
+
+
 def in_use(gen: Path) -> bool:
     """Whether some process holds a reader lease on `gen`."""
-    try:
-        with open(gen / READERS, "a+") as f:
-            try:
-                fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                return True
-            fcntl.flock(f, fcntl.LOCK_UN)
-            return False
-    except OSError:
-        return False
+    with _claimed(gen) as free:
+        return not free
 
 
-def remove_stale(index_dir: Path, keep: str) -> list[str]:
+def remove_stale(index_dir: Path, keep: str, before_remove: Callable[[Path], None] | None = None) -> list[str]:
     """Remove every generation but `keep` that no reader holds; returns the names kept for readers.
-    Called under the writer lock, so no other ingest is building one of them."""
+    `before_remove(gen)` deletes what lives outside the folder (a server collection); when it
+    raises, the folder stays for a later ingest to retry. Called under the writer lock, so no
+    other ingest is building one of them; a generation is held exclusively while it is removed,
+    so no reader opens it half-removed."""
     kept = []
     for gen in sorted(index_dir.glob("gen-*")):
         if gen.name == keep:
             continue
-        if in_use(gen):
-            kept.append(gen.name)
-            continue
-        shutil.rmtree(gen, ignore_errors=True)
+        with _claimed(gen) as free:
+            if not free:
+                kept.append(gen.name)
+                continue
+            if before_remove is not None:
+                try:
+                    before_remove(gen)
+                except Exception as exc:  # noqa: BLE001 - e.g. the Chroma server is down: try again next time
+                    log.warning("kept the old generation %s for now: %s", gen.name, redact(exc))
+                    continue
+            shutil.rmtree(gen, ignore_errors=True)
     if kept:
         log.info("kept %d older generation(s) still open by a reader: %s", len(kept), ", ".join(kept))
     return kept

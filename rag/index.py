@@ -1,15 +1,17 @@
-"""Build, update and open the index: a persistent Chroma collection (through llama-index's
+"""Build, update and open the index: a Chroma collection (through llama-index's
 ChromaVectorStore) for dense chunk vectors, and a BM25 index over whole papers.
 
 Layout of `index_dir`::
 
     CURRENT              name of the live generation (replaced atomically)
-    gen-<stamp>/chroma/  Chroma PersistentClient
+    gen-<stamp>/chroma/  Chroma PersistentClient (or, with RAG_CHROMA_URL, the collection
+                         papers-gen-<stamp> on that server; see rag.vectors)
     gen-<stamp>/bm25/    llama-index BM25Retriever (bm25s)
     gen-<stamp>/claims.sqlite  result claims (rag.claimstore), rewritten by every ingest
     gen-<stamp>/papers.json, manifest.json
 
-An ingest copies the live generation, applies the changes to the copy, checks it and only
+An ingest copies the live generation's vectors (the folder, or on a server the unchanged
+papers' vectors into a new collection), applies the changes to the copy, checks it and only
 then points CURRENT at it, so an interrupted ingest leaves the previous index usable; who may
 write, read and remove a generation is `rag.generations`.
 """
@@ -36,9 +38,10 @@ from rag.generations import (ReaderLease, hnsw_files_intact, not_writable, priva
 from rag.settings import Settings
 from rag.text import split_sentences
 from rag.types import Chunk, Paper
+from rag.redact import public_url
+from rag.vectors import Vectors, check_reachable, copy_vectors, located, stale_vectors, talking_to
 
 log = logging.getLogger(__name__)
-COLLECTION = "papers"
 CLAIMS_FILE = "claims.sqlite"
 CHUNKER_VERSION = "3"  # 3: one chunk per sentence
 Progress = Callable[[str, int, int], None]  # (stage, done, total)
@@ -67,16 +70,6 @@ def paper_hash(paper: Paper, settings: Settings) -> str:
 
 
 # ----------------------------------------------------------------------------- storage
-def _chroma_collection(path: Path) -> Any:
-    import chromadb
-    from chromadb.config import Settings as ChromaSettings
-
-    client = chromadb.PersistentClient(path=str(path), settings=ChromaSettings(anonymized_telemetry=False))
-    return client.get_or_create_collection(
-        COLLECTION, embedding_function=None, configuration={"hnsw": {"space": "cosine"}}
-    )
-
-
 def _release_chroma() -> None:
     """Forget cached Chroma clients so a generation directory can be removed or reopened."""
     from chromadb.api.client import SharedSystemClient
@@ -150,6 +143,8 @@ def ingest(
     """Bring the index in line with `papers`, embedding only new or changed ones. One ingest at
     a time per index folder; a live generation that is unreadable or fails its check is rebuilt
     from the papers (with a warning) instead of being carried forward."""
+    if settings.chroma_url:
+        check_reachable(settings.chroma_url)  # before loading a model or waiting for the lock
     embedder = embedder or get_embedder(settings)
     with writer_lock(settings.index_dir, settings.ingest_lock_wait):
         warnings: list[str] = []
@@ -158,6 +153,8 @@ def ingest(
                 try:
                     return _build(papers, settings, embedder, incremental=True, progress=progress)
                 except _Damaged as exc:
+                    if settings.chroma_url:
+                        check_reachable(settings.chroma_url)  # a server that went away is not a damaged index
                     warnings.append(f"the existing index was damaged ({exc}); rebuilt it from the corpus")
                     log.warning("%s", warnings[-1])
             stats = _build(papers, settings, embedder, incremental=False, progress=progress)
@@ -177,47 +174,54 @@ def _build(papers: list[Paper], settings: Settings, embedder: Embedder, *, incre
            progress: Progress | None) -> IngestStats:
     t0 = time.perf_counter()
     index_dir = settings.index_dir
-    live: Path | None = None
+    live: Vectors | None = None
     old_hashes: dict[str, str] = {}
     if incremental:
         try:
-            live = _live_generation(index_dir)
-            manifest = read_manifest(live) if live is not None else {}
+            live_gen = _live_generation(index_dir)
+            manifest = read_manifest(live_gen) if live_gen is not None else {}
         except IndexCorruptError as exc:
             raise _Damaged(exc.detail) from None
-        if live is not None:
+        if live_gen is not None:
             if manifest.get("embedder") != embedder.id:
                 raise EmbedderMismatchError(str(index_dir), manifest.get("embedder", "?"), embedder.id)
             old_hashes = manifest.get("papers", {})
+            # vectors on a server need its URL; a local index is carried forward, onto a server when one is set
+            on_server = bool((manifest.get("vectors") or {}).get("collection"))
+            live = located(live_gen, manifest, settings.chroma_url, index_dir) if on_server else Vectors(live_gen)
 
     stamp = time.strftime("%Y%m%dT%H%M%S") + f"-{os.getpid()}-{time.perf_counter_ns() % 10**6}"
     gen = index_dir / f"gen-{stamp}"
+    target = Vectors.for_new(gen, settings.chroma_url)
     _release_chroma()
     try:
-        if live is not None:
-            shutil.copytree(live / "chroma", gen / "chroma")
         gen.mkdir(parents=True, exist_ok=True)
-        stats = _fill(gen, papers, settings, embedder, old_hashes, progress)
-        problem = hnsw_files_intact(gen / "chroma") or verify_collection(_chroma_collection(gen / "chroma"), stats.chunks)
+        if live is not None and target.server is None:  # local: copy the folder, then change the copy
+            shutil.copytree(live.local_dir, target.local_dir)
+        stats = _fill(target, live, papers, settings, embedder, old_hashes, progress)
+        problem = ((hnsw_files_intact(target.local_dir) if target.server is None else None)
+                   or verify_collection(target.collection(), stats.chunks))
         if problem:
             raise _Damaged(problem)
     except BaseException:
         _release_chroma()
-        shutil.rmtree(gen, ignore_errors=True)
+        target.discard()
         raise
     _release_chroma()
 
     tmp = index_dir / "CURRENT.tmp"
     tmp.write_text(gen.name)
     os.replace(tmp, index_dir / "CURRENT")  # the atomic switch
-    remove_stale(index_dir, keep=gen.name)
+    remove_stale(index_dir, keep=gen.name, before_remove=lambda old: stale_vectors(old, settings.chroma_url).drop())
     stats.seconds = time.perf_counter() - t0
     return stats
 
 
-def _fill(gen: Path, papers: list[Paper], settings: Settings, embedder: Embedder, old_hashes: dict[str, str],
-          progress: Progress | None) -> IngestStats:
-    """Apply the changes to the generation `gen` (a copy of the live one, or empty)."""
+def _fill(target: Vectors, live: Vectors | None, papers: list[Paper], settings: Settings, embedder: Embedder,
+          old_hashes: dict[str, str], progress: Progress | None) -> IngestStats:
+    """Apply the changes to the new generation: a local copy of the live folder (or an empty
+    one), or a new server collection that gets the live vectors of the unchanged papers."""
+    gen = target.gen
     from llama_index.core import VectorStoreIndex
     from llama_index.retrievers.bm25 import BM25Retriever
     from llama_index.vector_stores.chroma import ChromaVectorStore
@@ -233,14 +237,22 @@ def _fill(gen: Path, papers: list[Paper], settings: Settings, embedder: Embedder
         generation=gen.name,
     )
 
+    stale = removed + [p.paper_id for p in changed if p.paper_id in old_hashes]
     try:
-        store = ChromaVectorStore(chroma_collection=_chroma_collection(gen / "chroma"))
-        for pid in removed + [p.paper_id for p in changed if p.paper_id in old_hashes]:
-            store.delete(pid)
-    except Exception as exc:  # noqa: BLE001 - a copied collection Chroma cannot open or change
+        collection = target.collection(create=True)
+        if target.server is None:
+            copy = ChromaVectorStore(chroma_collection=collection)
+            for pid in stale:
+                copy.delete(pid)
+        elif live is not None:  # copied by pages, not re-embedded
+            copy_vectors(live.collection(), collection, leave_out={*stale, *(p.paper_id for p in changed)})
+    except RagError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - a live collection Chroma cannot open or read, a copy it cannot change
         if isinstance(exc, OSError):
             raise
         raise _Damaged(f"{type(exc).__name__}: {exc}") from None
+    store = ChromaVectorStore(chroma_collection=collection)
 
     chunks = [c for p in changed for c in chunk_paper(p)]
     if chunks:
@@ -268,6 +280,8 @@ def _fill(gen: Path, papers: list[Paper], settings: Settings, embedder: Embedder
         "embedder": embedder.id, "dim": embedder.dim, "papers": new_hashes, "chunks": stats.chunks,
         "chunker": CHUNKER_VERSION, "claims": CLAIMS_VERSION, "built": time.strftime("%Y-%m-%dT%H:%M:%S"),
     }
+    if target.server is not None:
+        manifest["vectors"] = target.record()
     (gen / "manifest.json").write_text(json.dumps(manifest))
     return stats
 
@@ -325,19 +339,33 @@ def _open_generation(gen: Path, settings: Settings, embedder: Embedder) -> Paper
     from llama_index.retrievers.bm25 import BM25Retriever
     from llama_index.vector_stores.chroma import ChromaVectorStore
 
+    from chromadb.errors import NotFoundError
+
     lease = ReaderLease(gen)
-    where = gen if writable(gen / "chroma") else private_copy(gen)  # Chroma writes to its SQLite file even to read
-    manifest = read_manifest(where)
+    manifest = read_manifest(gen)
+    vectors = located(gen, manifest, settings.chroma_url, settings.index_dir)
+    where = gen
+    if vectors.server is None:
+        if not writable(gen / "chroma"):  # Chroma writes to its SQLite file even to read
+            where = private_copy(gen)
+            vectors = Vectors(where)
+        if problem := hnsw_files_intact(vectors.local_dir):
+            raise IndexCorruptError(str(settings.index_dir), problem)
     if manifest.get("embedder") != embedder.id:
         raise EmbedderMismatchError(str(settings.index_dir), manifest.get("embedder", "?"), embedder.id)
-    if problem := hnsw_files_intact(where / "chroma"):
-        raise IndexCorruptError(str(settings.index_dir), problem)
     try:
         papers = _load_papers(where)
         bm25 = BM25Retriever.from_persist_dir(str(where / "bm25"), show_progress=False)
-        collection = _chroma_collection(where / "chroma")
-        count = collection.count()
+        with talking_to(vectors.server):
+            collection = vectors.collection()
+            count = collection.count()
         claims = ClaimStore.open(where / CLAIMS_FILE, papers)
+    except RagError:
+        raise
+    except NotFoundError:
+        raise IndexCorruptError(str(settings.index_dir), f"the Chroma server at {public_url(vectors.server)} has no "
+                                f"collection {vectors.name}; the index was built on "
+                                f"{manifest['vectors'].get('server')}") from None
     except Exception as exc:  # noqa: BLE001 - any failure here means an unreadable index
         raise IndexCorruptError(str(settings.index_dir), f"{type(exc).__name__}: {exc}") from exc
     if count == 0 and papers:

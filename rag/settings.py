@@ -10,6 +10,7 @@ import re
 from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Literal
+from urllib.parse import urlsplit
 
 from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -44,6 +45,12 @@ class Settings(BaseSettings):
     )
     index_dir: Path = Field(
         PROJECT_ROOT / ".rag" / "index", description="Where the Chroma + BM25 index lives."
+    )
+    chroma_url: str | None = Field(
+        None,
+        description="A running Chroma server, e.g. http://127.0.0.1:8000 (`chroma run --path DIR --port 8000`): "
+        "vectors live there, one collection per index generation, shared by every app process; "
+        "unset = a local Chroma folder inside the index folder.",
     )
     ingest_lock_wait: float = Field(
         600.0, ge=0, description="Seconds an ingest waits for another ingest of the same index to finish."
@@ -204,14 +211,21 @@ class Settings(BaseSettings):
     def _clean_url(cls, value: object) -> object:
         if not isinstance(value, str):
             return value
-        url = value.strip()
-        userinfo = re.match(r"^[a-zA-Z][\w+.\-]*://([^/@\s]+)@", url)
-        if userinfo:  # "http://user:secret@host": the secret never reaches an output
-            for part in userinfo.group(1).split(":"):
-                register_secret(part)
-            register_secret(userinfo.group(1))
+        url = _register_userinfo(value.strip())
         if url and not re.match(r"^https?://[^/\s]+", url):
             raise ValueError("expected a URL such as http://127.0.0.1:8000/v1")
+        return url or None
+
+    @field_validator("chroma_url", mode="before")
+    @classmethod
+    def _clean_chroma_url(cls, value: object) -> object:
+        if not isinstance(value, str):
+            return value
+        url = _register_userinfo(value.strip()).rstrip("/")
+        if url and not re.match(r"^https?://[^/\s@]*@?[^/\s@]+$", url):
+            raise ValueError("expected the server's address only, such as http://127.0.0.1:8000")
+        if url:
+            urlsplit(url).port  # noqa: B018 - raises ValueError for a port that is not a number 0-65535
         return url or None
 
     @property
@@ -231,6 +245,17 @@ class Settings(BaseSettings):
         if self.embedder == "openai":
             return f"openai:{self.openai_embedding_model}"
         return "minilm:all-MiniLM-L6-v2-onnx-int8"
+
+
+def _register_userinfo(url: str) -> str:
+    """`url` unchanged; its user and password ("http://user:secret@host") are registered as
+    secrets, so they never reach an output."""
+    userinfo = re.match(r"^[a-zA-Z][\w+.\-]*://([^/@\s]+)@", url)
+    if userinfo:
+        for part in userinfo.group(1).split(":"):
+            register_secret(part)
+        register_secret(userinfo.group(1))
+    return url
 
 
 def _setting_name(loc: tuple[object, ...]) -> str:
