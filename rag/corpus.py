@@ -284,13 +284,15 @@ class _Reader:
             self.warnings.append(f"{path}:{problem.line}: {problem.message} (record skipped; --strict stops instead)")
 
 
-def load_corpus(corpus: Path, *, strict: bool = False, categories: Sequence[str] = ()) -> CorpusReport:
+def load_corpus(corpus: Path, *, strict: bool = False, categories: Sequence[str] = (),
+                also: Sequence[Path] = ()) -> CorpusReport:
     """Parse the collection `corpus` names: a folder (every *.txt listing page and every .jsonl,
-    .json, .csv, .tsv, .bib file in it, also .gz) or one file. A bad record is skipped with a
-    warning naming its file and line, a file that cannot be read at all is skipped the same way
-    (`strict`: either is raised instead); `categories` filters the arXiv snapshot."""
+    .json, .csv, .tsv, .bib file in it, also .gz) or one file, plus the folders or files in `also`
+    (papers added from the page), merged by title. A bad record is skipped with a warning naming
+    its file and line, a file that cannot be read at all is skipped the same way (`strict`: either
+    is raised instead); `categories` filters the arXiv snapshot."""
     reader = _Reader(strict, categories)
-    for path in collection_files(corpus):
+    for path in [*collection_files(corpus), *(f for extra in also for f in collection_files(extra))]:
         reader.file(path)
     if not reader.entries:
         if corpus.is_file() and reader.broken:

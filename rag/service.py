@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import logging
+import re
+import shutil
 import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import replace
+from pathlib import Path
 from typing import Any, Literal
 
 from rag.answer import Answerer, ExtractiveAnswerer, extractive_answer
@@ -51,8 +54,31 @@ class RagService:
 
     # -- index ---------------------------------------------------------------------------
     def load_corpus(self, *, strict: bool = False) -> CorpusReport:
-        self._corpus = load_corpus(self.settings.corpus_dir, strict=strict, categories=self.settings.corpus_categories)
+        """The corpus, plus the files added from the page (RAG_ADDED_DIR) when there are any."""
+        added = self.settings.added_dir
+        also = [added] if added.is_dir() and any(added.iterdir()) else []
+        self._corpus = load_corpus(self.settings.corpus_dir, strict=strict, categories=self.settings.corpus_categories,
+                                   also=also)
         return self._corpus
+
+    def add_papers(self, file: Path, *, name: str | None = None,
+                   progress: Progress | None = None) -> tuple[CorpusReport, IngestStats]:
+        """Add the papers of one collection file (any format `load_corpus` reads): checked first,
+        kept in RAG_ADDED_DIR, then an incremental ingest embeds only the new papers. A file that
+        gives no paper, or an ingest that fails, leaves the collection and the index as they were."""
+        report = load_corpus(file, categories=self.settings.corpus_categories)  # raises when nothing is usable
+        added = self.settings.added_dir
+        added.mkdir(parents=True, exist_ok=True)
+        safe = re.sub(r"[^A-Za-z0-9._-]+", "-", name or file.name).strip("-.") or "papers"
+        kept = added / f"{time.strftime('%Y%m%dT%H%M%S')}-{safe}"
+        shutil.copyfile(file, kept)
+        try:
+            _, stats = self.ingest(progress=progress)
+        except BaseException:
+            kept.unlink(missing_ok=True)
+            self._corpus = None
+            raise
+        return report, stats
 
     def corpus(self) -> CorpusReport:
         """The parsed corpus (parsed once; `ingest` re-reads it)."""

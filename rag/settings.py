@@ -43,6 +43,11 @@ class Settings(BaseSettings):
         description="arXiv categories to keep from the arXiv metadata snapshot, comma-separated (cs.LG,cs.CV; "
         "'cs' keeps every cs.*); empty keeps all. Other formats have no categories and are read whole.",
     )
+    added_dir: Path = Field(
+        PROJECT_ROOT / ".rag" / "added",
+        description="Collection files added from the page (RAG_UI_ADD_PAPERS); part of the collection at every "
+        "ingest, the CLI's too. Delete a file here and ingest to take its papers out again.",
+    )
     index_dir: Path = Field(
         PROJECT_ROOT / ".rag" / "index", description="Where the Chroma + BM25 index lives."
     )
@@ -155,7 +160,8 @@ class Settings(BaseSettings):
                                     "LLM answers have their own RAG_LLM_CONCURRENCY slots on top, so they never make these wait."
     )
     ui_max_upload_bytes: int = Field(
-        0, ge=0, description="Largest file Gradio's upload route accepts; 0 refuses every file (the page has no file input)."
+        0, ge=0, description="Largest file Gradio's upload route accepts; 0 refuses every file (the page has no file "
+                             "input), except with RAG_UI_ADD_PAPERS, where 0 means 50 MB."
     )
     ui_cache_hours: float = Field(
         1.0, gt=0, description="Files the page's server keeps in its temporary cache are deleted after this many hours."
@@ -167,6 +173,10 @@ class Settings(BaseSettings):
     ui_storage_secret: SecretStr | None = Field(
         None, description="Key the page encrypts the stored conversation with; unset, a new one per server start "
                           "(a reload keeps the conversation, a server restart starts a new one)."
+    )
+    ui_add_papers: bool = Field(
+        False, description="Let the page add papers from an uploaded collection file (JSONL, JSON, CSV, BibTeX, the "
+                           "arXiv snapshot) to RAG_ADDED_DIR and the index; the collection changes for every user."
     )
     ui_mcp: bool = Field(
         False, description="Also serve the collection as MCP tools (search_papers, ask_papers) at "

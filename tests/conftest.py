@@ -16,7 +16,7 @@ SEEDS = PROJECT_ROOT / "data" / "seeds"
 def make_settings(tmp: Path, **kw) -> Settings:
     """Settings isolated from the user's .env and environment."""
     base = dict(corpus_dir=SEEDS, index_dir=tmp / "index", llm="extractive", openai_api_key=None,
-                openai_base_url=None, feedback_path=tmp / "votes.jsonl")
+                openai_base_url=None, feedback_path=tmp / "votes.jsonl", added_dir=tmp / "added")
     base.update(kw)
     return Settings(_env_file=None, **base)
 

@@ -458,3 +458,26 @@ def test_phone_width_fits_and_offers_the_way_back_from_a_source(browser, url):
         expect(back).to_be_hidden()
     finally:
         context.close()
+
+
+def test_papers_added_from_a_file_are_listed_and_answered(page, tmp_path, small_corpus):
+    from tests.test_add_papers import NEW, _file
+
+    svc = RagService(make_settings(tmp_path, corpus_dir=small_corpus, ui_add_papers=True), embedder=HashEmbedder())
+    svc.ingest()
+    before = svc.paper_count()
+    with serve(svc) as u:
+        page.goto(u)
+        page.get_by_text(f"Papers in the collection ({before})").click()
+        page.locator("#add-file input[type=file]").set_input_files(str(_file(tmp_path, NEW)))
+        page.locator("#add-btn").click()
+        expect(page.locator("#add-status")).to_contain_text("2 new papers added", timeout=60_000)
+        expect(page.locator("#add-status")).to_contain_text(f"now has {before + 2} papers")
+        expect(page.locator("#papers-summary")).to_contain_text(f"{before + 2} of {before + 2} papers")
+        page.locator("#papers-search textarea, #papers-search input").first.fill("wombat")
+        expect(page.locator("#papers-table")).to_contain_text("Wombat Pruning")
+        ask(page, "How many weights does Wombat pruning remove?")
+        msg = last_answer(page)
+        expect(msg).to_contain_text("70%")
+        expect(page.locator("#turn-0 details.src .title").first).to_have_text(NEW[1]["title"])
+    assert page.errors == []
