@@ -291,3 +291,15 @@ def test_cli_ingest_search_ask_through_the_server(tmp_path, chroma_server):
     assert answer["citations"][0]["title"] == TINY[1][0]
     proc = _cli("search", "graph sparsifiers", *where, check=False)  # the URL forgotten: one line saying so
     assert proc.returncode == 1 and "set RAG_CHROMA_URL=" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_the_page_answers_from_the_server(tmp_path, small_corpus, chroma_server):
+    from tests.pages import ask_via_client, serve
+
+    svc = RagService(make_settings(tmp_path, corpus_dir=small_corpus, chroma_url=chroma_server),
+                     embedder=HashEmbedder())
+    svc.ingest()
+    with serve(svc) as url:
+        (result,) = ask_via_client(url, ["robust mixture of experts training"])
+    assert result.error is None and not result.abstained
+    assert result.cited[0] == "robust-mixture-of-expert-training-for-convolutional-neural-networks"

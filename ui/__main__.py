@@ -23,6 +23,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--index", help="index folder (default: RAG_INDEX_DIR)")
     parser.add_argument("--corpus", help="the collection: a folder or one .jsonl/.json/.csv/.bib file "
                         "(default: RAG_CORPUS_DIR)")
+    parser.add_argument("--chroma-url", help="a Chroma server holding the vectors, e.g. http://127.0.0.1:8000 "
+                        "(default: RAG_CHROMA_URL; unset: the index folder's own Chroma)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     install_log_redaction()
@@ -34,7 +36,7 @@ def main(argv: list[str] | None = None) -> int:
 
     overrides = {k: v for k, v in {
         "gradio_server_name": args.host, "gradio_server_port": args.port,
-        "index_dir": args.index, "corpus_dir": args.corpus,
+        "index_dir": args.index, "corpus_dir": args.corpus, "chroma_url": args.chroma_url,
     }.items() if v is not None}
     try:
         settings = load_settings(**overrides)
