@@ -64,8 +64,8 @@ class MiniLMEmbedder:
     def count_tokens(self, text: str) -> int:
         return len(self._tok.encode(text, add_special_tokens=False).ids)
 
-    def _run(self, texts: Sequence[str]) -> np.ndarray:
-        encs = self._tok.encode_batch(list(texts))
+    def _run(self, encs: Sequence[Any]) -> np.ndarray:
+        """Mean-pooled vectors of already tokenised texts, padded to the longest of them."""
         width = max(len(e.ids) for e in encs)
         ids = np.zeros((len(encs), width), dtype=np.int64)
         mask = np.zeros_like(ids)
@@ -82,11 +82,12 @@ class MiniLMEmbedder:
     def embed(self, texts: Sequence[str], progress: Callable[[int], None] | None = None) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
-        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))  # less padding
+        encs = self._tok.encode_batch(list(texts))  # tokenised once; batches reuse the encodings
+        order = sorted(range(len(encs)), key=lambda i: len(encs[i].ids))  # by tokens: least padding
         out = np.zeros((len(texts), self.dim), dtype=np.float32)
         for start in range(0, len(order), self.batch_size):
             idx = order[start : start + self.batch_size]
-            out[idx] = self._run([texts[i] for i in idx])
+            out[idx] = self._run([encs[i] for i in idx])
             if progress:
                 progress(len(idx))
         return out
