@@ -1,7 +1,8 @@
 """Embedding backends: offline all-MiniLM-L6-v2 (int8 ONNX, no torch) and OpenAI.
 
 Both return L2-normalised float32 vectors, so a dot product is the cosine similarity.
-`as_llama_embedding` adapts any of them to llama-index's BaseEmbedding.
+`rag.llama_embedding.LlamaEmbedding` adapts any of them to llama-index (imported only where an
+index is built: this module stays free of llama-index, so a search starts quickly).
 """
 
 from __future__ import annotations
@@ -12,8 +13,6 @@ from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
-from llama_index.core.base.embeddings.base import BaseEmbedding
-from pydantic import PrivateAttr
 
 from rag.errors import ConfigError, EmbedderError
 from rag.settings import Settings
@@ -146,28 +145,3 @@ def get_embedder(settings: Settings) -> Embedder:
     if key not in _CACHE:
         _CACHE[key] = MiniLMEmbedder() if settings.embedder == "minilm" else OpenAIEmbedder(settings)
     return _CACHE[key]
-
-
-class LlamaEmbedding(BaseEmbedding):
-    """Adapter: any Embedder as a llama-index embedding model."""
-
-    _embedder: Any = PrivateAttr()
-
-    def __init__(self, embedder: Embedder, **kwargs: Any):
-        super().__init__(model_name=embedder.id, embed_batch_size=64, **kwargs)
-        self._embedder = embedder
-
-    def _get_query_embedding(self, query: str) -> list[float]:
-        return self._embedder.embed([query])[0].tolist()
-
-    def _get_text_embedding(self, text: str) -> list[float]:
-        return self._embedder.embed([text])[0].tolist()
-
-    def _get_text_embeddings(self, texts: list[str]) -> list[list[float]]:
-        return self._embedder.embed(texts).tolist()
-
-    async def _aget_query_embedding(self, query: str) -> list[float]:
-        return self._get_query_embedding(query)
-
-    async def _aget_text_embedding(self, text: str) -> list[float]:
-        return self._get_text_embedding(text)
