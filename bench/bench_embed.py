@@ -76,7 +76,7 @@ def main() -> None:
             cpu[name].append(time.process_time() - c)
     before = "sorted by characters (before)"
     base, base_cpu = statistics.median(times[before]), statistics.median(cpu[before])
-    print(f"{len(texts)} texts (every chunk of the corpus), batch {emb.batch_size}, {args.reps} interleaved reps")
+    print(f"{len(texts)} texts (chunks of the corpus), batch {emb.batch_size}, {args.reps} interleaved reps")
     print(f"padding over real tokens: by characters {padding(emb, texts, lambda i: len(texts[i])):.1%}, "
           f"by tokens {padding(emb, texts, lambda i: len(emb._tok.encode(texts[i]).ids)):.1%}")
     print("| order | wall s (median) | texts/s | speed vs before, wall | CPU s (median) | speed vs before, CPU "
