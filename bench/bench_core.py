@@ -18,7 +18,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from rag.corpus import load_corpus  # noqa: E402
-from rag.embed import LlamaEmbedding, MiniLMEmbedder  # noqa: E402
+from rag.embed import MiniLMEmbedder  # noqa: E402
+from rag.llama_embedding import LlamaEmbedding  # noqa: E402
 from rag.service import RagService  # noqa: E402
 from rag.settings import PROJECT_ROOT, Settings  # noqa: E402
 

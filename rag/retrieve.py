@@ -109,15 +109,14 @@ class Retriever:
                        if pid in self._row_of for n in ns]
         self._title_rows = {name_key(p.title): i for i, p in enumerate(self.papers)}
         self._load_vectors()
-        bm25 = index.bm25
-        self._bm25 = bm25.bm25
-        self._bm25_rows = np.array([self._row_of.get(d["node_id"], -1) for d in bm25.corpus])
+        self._bm25 = index.bm25  # bm25s, called directly
+        self._bm25_rows = np.array([self._row_of.get(d["node_id"], -1) for d in self._bm25.corpus])
         self._qcache: OrderedDict[str, np.ndarray] = OrderedDict()
         self._last_sims: tuple[np.ndarray, np.ndarray] | None = None  # (query vector, every row's similarity)
 
     # -- state computed once ------------------------------------------------------------
     def _load_vectors(self) -> None:
-        collection = self.index.vector_store.client
+        collection = self.index.collection
         total = collection.count()
         ids: list[str] = []
         vecs: list[Any] = []

@@ -60,9 +60,14 @@ class Settings(BaseSettings):
     ingest_lock_wait: float = Field(
         600.0, ge=0, description="Seconds an ingest waits for another ingest of the same index to finish."
     )
-    embedder: Literal["minilm", "openai"] = Field(
+    embedder: Literal["minilm", "minilm-dynamic", "openai"] = Field(
         "minilm",
-        description="minilm = offline all-MiniLM-L6-v2 int8 ONNX; openai = OpenAI embeddings.",
+        description="minilm = offline all-MiniLM-L6-v2 int8 ONNX; minilm-dynamic = the same weights with int8 "
+                    "compute (about 1.5x faster ingest, needs the onnx package; a new index); openai = OpenAI "
+                    "embeddings.",
+    )
+    model_dir: Path = Field(
+        PROJECT_ROOT / ".rag" / "models", description="Where embedder=minilm-dynamic keeps the model it makes."
     )
     openai_embedding_model: str = Field(
         "text-embedding-3-small", description="Embedding model used when embedder=openai."
@@ -254,6 +259,10 @@ class Settings(BaseSettings):
         """Recorded in the index so that two embedders are never mixed."""
         if self.embedder == "openai":
             return f"openai:{self.openai_embedding_model}"
+        if self.embedder == "minilm-dynamic":
+            from rag.quantise import RECIPE
+
+            return f"minilm:all-MiniLM-L6-v2-onnx-{RECIPE}"
         return "minilm:all-MiniLM-L6-v2-onnx-int8"
 
 

@@ -132,11 +132,11 @@ def test_incremental_reingest_copies_vectors_and_drops_the_old_collection(tmp_pa
     assert second.chunks_embedded == emb.embedded == len(chunk_paper(changed))  # the rest copied, not embedded
     new = f"papers-{_live(s).name}"
     assert _collections(chroma_server) - before == {old, new}  # the reader still holds the old one
-    assert reader.vector_store.client.count() == first.chunks  # ... and can still read it
+    assert reader.collection.count() == first.chunks  # ... and can still read it
 
     idx = open_index(s, embedder=HashEmbedder())
-    assert idx.vector_store.client.count() == second.chunks
-    got = idx.vector_store.client.get(where={"paper_id": changed.paper_id}, include=["documents"])
+    assert idx.collection.count() == second.chunks
+    got = idx.collection.get(where={"paper_id": changed.paper_id}, include=["documents"])
     assert any("Sparsely gated MoE layers" in d for d in got["documents"])
     assert not any("Sparsely-gated Mixture of Expert (MoE)" in d for d in got["documents"])
 
@@ -242,7 +242,7 @@ def test_vectors_kept_elsewhere_say_which_setting_to_change(tmp_path, small_corp
     emb = HashEmbedder()
     moved = ingest(load_corpus(small_corpus).papers, served, embedder=emb)  # onto the server, copied not embedded
     assert moved.chunks_embedded == emb.embedded == 0
-    assert open_index(served, embedder=HashEmbedder()).vector_store.client.count() == moved.chunks
+    assert open_index(served, embedder=HashEmbedder()).collection.count() == moved.chunks
     with pytest.raises(VectorsElsewhereError, match=f"on the Chroma server at {chroma_server}.*set RAG_CHROMA_URL"):
         open_index(local, embedder=HashEmbedder())
     with pytest.raises(VectorsElsewhereError):

@@ -39,7 +39,7 @@ def test_incremental_ingest(tmp_path, small_corpus):
     assert (first.added, first.updated, first.unchanged) == (n, 0, 0)
     idx = open_index(s, embedder=HashEmbedder())
     assert len(idx.papers) == n
-    assert idx.vector_store.client.count() == first.chunks_embedded
+    assert idx.collection.count() == first.chunks_embedded
 
     again = _ingest(s)
     assert (again.added, again.chunks_embedded, again.unchanged) == (0, 0, n)
@@ -59,7 +59,7 @@ def test_incremental_ingest(tmp_path, small_corpus):
     assert third.chunks_embedded == sum(len(chunk_paper(p)) for p in changed)
     idx = open_index(s, embedder=HashEmbedder())
     assert "a-brand-new-paper-about-graph-sparsifiers" in idx.papers
-    got = idx.vector_store.client.get(where={"paper_id": "robust-mixture-of-expert-training-for-convolutional-neural-networks"},
+    got = idx.collection.get(where={"paper_id": "robust-mixture-of-expert-training-for-convolutional-neural-networks"},
                                       include=["documents"])
     assert any("Sparsely gated MoE layers" in d for d in got["documents"])
     assert not any("Sparsely-gated Mixture of Expert (MoE)" in d for d in got["documents"])
@@ -72,7 +72,7 @@ def test_incremental_ingest(tmp_path, small_corpus):
     assert "a-brand-new-paper-about-graph-sparsifiers" in idx.papers
     idx = open_index(s, embedder=HashEmbedder())
     assert "a-brand-new-paper-about-graph-sparsifiers" not in idx.papers
-    assert not idx.vector_store.client.get(where={"paper_id": "a-brand-new-paper-about-graph-sparsifiers"})["ids"]
+    assert not idx.collection.get(where={"paper_id": "a-brand-new-paper-about-graph-sparsifiers"})["ids"]
     del idx
     gc.collect()
     _ingest(s)
@@ -94,7 +94,7 @@ def test_interrupted_ingest_leaves_previous_index_usable(tmp_path, small_corpus)
     s = make_settings(tmp_path, corpus_dir=small_corpus)
     _ingest(s)
     before = open_index(s, embedder=HashEmbedder())
-    n_before, chunks_before = len(before.papers), before.vector_store.client.count()
+    n_before, chunks_before = len(before.papers), before.collection.count()
     (small_corpus / "more.txt").write_text("".join(
         f"Extra Paper Number {i}\n\nThis abstract describes extra paper number {i} and its many interesting results on benchmarks.\n\n"
         for i in range(20)))
@@ -102,7 +102,7 @@ def test_interrupted_ingest_leaves_previous_index_usable(tmp_path, small_corpus)
         _ingest(s, HashEmbedder(fail_after=5))
     after = open_index(s, embedder=HashEmbedder())
     assert len(after.papers) == n_before
-    assert after.vector_store.client.count() == chunks_before
+    assert after.collection.count() == chunks_before
     assert _ingest(s).added == 20  # and the next run completes the job
 
 

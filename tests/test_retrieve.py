@@ -47,3 +47,23 @@ def test_rrf():
     assert max(fused, key=fused.get) == "a"
     assert fused["c"] == pytest.approx(1 / 63 + 1 / 61)
     assert set(fused) == {"a", "b", "c"}
+
+
+def test_an_answer_embeds_its_question_once(service, monkeypatch):
+    """Retrieval and the answerer share one query vector; a comparison adds one per compared item."""
+    embedder = service.retriever.index.embedder
+    embedded: list[str] = []
+    original = embedder.embed
+
+    def counting(texts, progress=None):
+        embedded.extend(texts)
+        return original(texts, progress)
+
+    monkeypatch.setattr(embedder, "embed", counting)
+    service.retriever._qcache.clear()
+    answer = service.ask("Which paper connects every layer to every later layer in a convolutional network?")
+    assert answer.citations and len(embedded) == 1
+    embedded.clear()
+    plan = service.plan("How does HarDNet compare with DenseNet-264 in inference time?")
+    service.ask(plan.question)
+    assert len(embedded) == len(set(embedded)) == 1 + len(plan.items)
