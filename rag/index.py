@@ -64,6 +64,14 @@ def chunk_paper(paper: Paper) -> list[Chunk]:
     return chunks
 
 
+def collection_digest(papers: list[Paper]) -> str:
+    """Every paper with every field (metadata too), in order: equal digests mean nothing to do."""
+    h = hashlib.sha256(f"{CHUNKER_VERSION}:{CLAIMS_VERSION}".encode())
+    for paper in papers:
+        h.update(paper.model_dump_json().encode())
+    return h.hexdigest()
+
+
 def paper_hash(paper: Paper, settings: Settings) -> str:
     key = json.dumps([paper.title, paper.abstracts, CHUNKER_VERSION])
     return hashlib.sha256(key.encode()).hexdigest()[:16]
@@ -189,6 +197,11 @@ def _build(papers: list[Paper], settings: Settings, embedder: Embedder, *, incre
             # vectors on a server need its URL; a local index is carried forward, onto a server when one is set
             on_server = bool((manifest.get("vectors") or {}).get("collection"))
             live = located(live_gen, manifest, settings.chroma_url, index_dir) if on_server else Vectors(live_gen)
+            if _unchanged(live, manifest, papers, settings):  # no new generation, nothing copied or rebuilt
+                remove_stale(index_dir, keep=live_gen.name,  # only what readers have since let go of
+                             before_remove=lambda old: stale_vectors(old, settings.chroma_url).drop())
+                return IngestStats(unchanged=len(papers), chunks=manifest.get("chunks", 0), generation=live_gen.name,
+                                   seconds=time.perf_counter() - t0)
 
     stamp = time.strftime("%Y%m%dT%H%M%S") + f"-{os.getpid()}-{time.perf_counter_ns() % 10**6}"
     gen = index_dir / f"gen-{stamp}"
@@ -215,6 +228,16 @@ def _build(papers: list[Paper], settings: Settings, embedder: Embedder, *, incre
     remove_stale(index_dir, keep=gen.name, before_remove=lambda old: stale_vectors(old, settings.chroma_url).drop())
     stats.seconds = time.perf_counter() - t0
     return stats
+
+
+def _unchanged(live: Vectors, manifest: dict[str, Any], papers: list[Paper], settings: Settings) -> bool:
+    """The live generation already holds exactly `papers`, where the settings want its vectors,
+    and its vector files are whole (else the full build below finds and repairs the damage)."""
+    if manifest.get("digest") != collection_digest(papers):
+        return False
+    if live.server is None:
+        return not settings.chroma_url and hnsw_files_intact(live.local_dir) is None
+    return (manifest.get("vectors") or {}).get("server") == public_url(settings.chroma_url)
 
 
 def _fill(target: Vectors, live: Vectors | None, papers: list[Paper], settings: Settings, embedder: Embedder,
@@ -272,7 +295,7 @@ def _fill(target: Vectors, live: Vectors | None, papers: list[Paper], settings: 
     stats.chunks_embedded = len(chunks)
 
     bm25 = BM25Retriever.from_defaults(nodes=_paper_nodes(papers), similarity_top_k=min(settings.candidate_k, len(papers)))
-    bm25.persist(str(gen / "bm25"))
+    bm25.persist(str(gen / "bm25"), show_progress=False)  # no "Finding newlines for mmindex" bar
     (gen / "papers.json").write_text(json.dumps([p.model_dump(mode="json") for p in papers]))
     claims, flags = build_claims(papers)  # rules over every abstract: about a second for 500 papers
     write_claims(gen / CLAIMS_FILE, claims, flags)
@@ -281,6 +304,7 @@ def _fill(target: Vectors, live: Vectors | None, papers: list[Paper], settings: 
     manifest = {
         "embedder": embedder.id, "dim": embedder.dim, "papers": new_hashes, "chunks": stats.chunks,
         "chunker": CHUNKER_VERSION, "claims": CLAIMS_VERSION, "built": time.strftime("%Y-%m-%dT%H:%M:%S"),
+        "digest": collection_digest(papers),
     }
     if target.server is not None:
         manifest["vectors"] = target.record()

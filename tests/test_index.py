@@ -32,6 +32,21 @@ def test_one_chunk_per_sentence_with_its_position(corpus):
         assert len({c.chunk_id for c in chunks}) == len(chunks)
 
 
+def test_nothing_changed_is_no_new_generation_and_a_metadata_change_is_one(tmp_path, small_corpus):
+    s = make_settings(tmp_path, corpus_dir=small_corpus)
+    first = _ingest(s)
+    again = _ingest(s)
+    assert again.generation == first.generation and again.chunks == first.chunks
+    assert again.unchanged == first.added and again.chunks_embedded == 0
+    assert sorted(p.name for p in s.index_dir.glob("gen-*")) == [first.generation]
+    # a paper's metadata alone (here its url) is a change: a new generation that shows it, nothing re-embedded
+    papers = load_corpus(small_corpus).papers
+    papers[0].url = "https://example.org/paper"
+    third = ingest(papers, s, embedder=HashEmbedder())
+    assert third.generation != first.generation and third.chunks_embedded == 0
+    assert open_index(s, embedder=HashEmbedder()).papers[papers[0].paper_id].url == "https://example.org/paper"
+
+
 def test_incremental_ingest(tmp_path, small_corpus):
     s = make_settings(tmp_path, corpus_dir=small_corpus)
     first = _ingest(s)
