@@ -110,7 +110,9 @@ class OpenAIEmbedder:
         self.model = settings.openai_embedding_model
         self._where = settings.openai_base_url or "api.openai.com"
         self.id = f"openai:{self.model}"
-        self.dim = 1536 if "small" in self.model or "ada" in self.model else 3072
+        self._dim: int | None = None
+        self._batch = settings.openai_embed_batch
+        self._concurrency = settings.openai_embed_concurrency
         self._count = count_tokens
         self._client = openai.OpenAI(
             api_key=settings.openai_api_key.get_secret_value() if settings.openai_api_key else "none",
@@ -122,21 +124,46 @@ class OpenAIEmbedder:
     def count_tokens(self, text: str) -> int:
         return self._count(text)
 
-    def embed(self, texts: Sequence[str], progress: Callable[[int], None] | None = None) -> np.ndarray:
-        rows: list[list[float]] = []
-        for start in range(0, len(texts), 256):
-            batch = list(texts[start : start + 256])
-            try:
-                resp = self._client.embeddings.create(model=self.model, input=batch)
-            except Exception as exc:  # noqa: BLE001 - any client failure: one line, no secret
-                from rag.redact import public_url, redact
+    @property
+    def dim(self) -> int:
+        """The model's vector size, asked of the server once (vLLM or TEI models vary)."""
+        if self._dim is None:
+            self._dim = int(self._request(["dimension"]).shape[1])
+        return self._dim
 
-                raise EmbedderError(redact(f"the embedding server at {public_url(self._where)} failed "
-                                           f"({type(exc).__name__}: {exc})")) from None
-            rows.extend(d.embedding for d in sorted(resp.data, key=lambda d: d.index))
+    def _request(self, batch: list[str]) -> np.ndarray:
+        try:
+            resp = self._client.embeddings.create(model=self.model, input=batch)
+        except Exception as exc:  # noqa: BLE001 - any client failure: one line, no secret
+            from rag.redact import public_url, redact
+
+            raise EmbedderError(redact(f"the embedding server at {public_url(self._where)} failed "
+                                       f"({type(exc).__name__}: {exc})")) from None
+        rows = [d.embedding for d in sorted(resp.data, key=lambda d: d.index)]
+        if len(rows) != len(batch):
+            raise EmbedderError(f"the embedding server returned {len(rows)} vectors for {len(batch)} texts")
+        return np.asarray(rows, dtype=np.float32)
+
+    def embed(self, texts: Sequence[str], progress: Callable[[int], None] | None = None) -> np.ndarray:
+        """Batches of RAG_OPENAI_EMBED_BATCH texts, RAG_OPENAI_EMBED_CONCURRENCY of them in flight;
+        the vectors come back in the order of `texts`."""
+        from concurrent.futures import ThreadPoolExecutor
+
+        batches = [list(texts[i : i + self._batch]) for i in range(0, len(texts), self._batch)]
+        if not batches:
+            return np.zeros((0, self.dim), dtype=np.float32)
+
+        def one(batch: list[str]) -> np.ndarray:
+            vectors = self._request(batch)
             if progress:
                 progress(len(batch))
-        return _normalise(np.asarray(rows, dtype=np.float32).reshape(len(rows), -1))
+            return vectors
+
+        with ThreadPoolExecutor(max_workers=min(self._concurrency, len(batches))) as pool:
+            parts = list(pool.map(one, batches))
+        vectors = _normalise(np.concatenate(parts))
+        self._dim = self._dim or vectors.shape[1]
+        return vectors
 
 
 _CACHE: dict[str, Embedder] = {}

@@ -72,6 +72,13 @@ class Settings(BaseSettings):
     openai_embedding_model: str = Field(
         "text-embedding-3-small", description="Embedding model used when embedder=openai."
     )
+    openai_embed_batch: int = Field(
+        128, ge=1, le=2048, description="Texts per request to the embeddings server (embedder=openai)."
+    )
+    openai_embed_concurrency: int = Field(
+        4, ge=1, le=64, description="Embedding requests in flight at once (embedder=openai); failed ones are "
+                                    "retried RAG_LLM_MAX_RETRIES times with back-off by the openai client."
+    )
 
     # --- retrieval ------------------------------------------------------------------------
     top_k: int = Field(8, ge=1, le=50, description="Papers passed to the answerer.")

@@ -58,6 +58,20 @@ class FakeOpenAI:
     delay: float = 0.0
     chunk_delay: float = 0.0  # seconds between streamed pieces (to watch streaming)
     requests: list[dict[str, Any]] = field(default_factory=list)
+    embed_fail: int = 0  # the next this many embedding requests get a 503 (the client retries)
+    embed_delay: float = 0.0  # seconds each embedding request takes
+    in_flight: int = 0
+    max_in_flight: int = 0  # most embedding requests served at the same time
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+def fake_embedding(text: str, dim: int = 24) -> list[float]:
+    """The fake server's vector for a text: deterministic, from its words."""
+    vec = [0.0] * dim
+    for word in text.lower().split():
+        h = int(hashlib.md5(word.encode()).hexdigest(), 16)
+        vec[h % dim] += 1.0 if (h >> 8) % 2 else -1.0
+    return vec
 
 
 def _handler(state: FakeOpenAI) -> type[BaseHTTPRequestHandler]:
@@ -74,6 +88,24 @@ def _handler(state: FakeOpenAI) -> type[BaseHTTPRequestHandler]:
             self.end_headers()
             self.wfile.write(body)
 
+        def _embeddings(self, body: dict[str, Any]) -> None:
+            with state.lock:
+                state.in_flight += 1
+                state.max_in_flight = max(state.max_in_flight, state.in_flight)
+                fail = state.embed_fail > 0
+                state.embed_fail -= fail
+            try:
+                time.sleep(state.embed_delay)
+                if fail:
+                    return self._send(503, b'{"error": {"message": "overloaded", "type": "server_error"}}')
+                texts = body["input"] if isinstance(body["input"], list) else [body["input"]]
+                data = [{"object": "embedding", "index": i, "embedding": fake_embedding(t)} for i, t in enumerate(texts)]
+                self._send(200, json.dumps({"object": "list", "data": data, "model": body.get("model"),
+                                            "usage": {"prompt_tokens": 1, "total_tokens": 1}}).encode())
+            finally:
+                with state.lock:
+                    state.in_flight -= 1
+
         def do_POST(self) -> None:  # noqa: N802
             body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))) or b"{}")
             state.requests.append({"path": self.path, "body": body, "auth": self.headers.get("Authorization")})
@@ -83,6 +115,8 @@ def _handler(state: FakeOpenAI) -> type[BaseHTTPRequestHandler]:
                 return self._send(500, b'{"error": {"message": "boom", "type": "server_error"}}')
             if state.mode == "malformed":
                 return self._send(200, b"<html>this is not json", "text/event-stream" if body.get("stream") else "application/json")
+            if self.path.endswith("/embeddings"):
+                return self._embeddings(body)
             if not self.path.endswith("/chat/completions"):
                 return self._send(404, b'{"error": {"message": "not found"}}')
             text = state.reply(body) if callable(state.reply) else state.reply
