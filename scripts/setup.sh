@@ -13,7 +13,9 @@ extra=""
 stamp=".venv/.installed${extra}-$(sha1sum pyproject.toml | cut -c1-12)"
 if [ ! -f "$stamp" ]; then
   .venv/bin/python -m pip install -q --upgrade pip >/dev/null
-  .venv/bin/python -m pip install -q -e ".${extra}"
+  # setuptools warns about every editable install ("Editable installation... be careful with folders"):
+  # it is the install we want, so the warning is not shown
+  PYTHONWARNINGS="ignore:Editable installation" .venv/bin/python -m pip install -q -e ".${extra}"
   touch "$stamp"
 fi
 if [ "${1:-}" = "--test" ] && ! command -v chromium >/dev/null 2>&1; then
