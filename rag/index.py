@@ -29,6 +29,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
+from rag.chunkstore import ChunkTable, carry_forward
 from rag.claims import CLAIMS_VERSION
 from rag.claimstore import ClaimStore, build_claims, write_claims
 from rag.embed import Embedder, get_embedder
@@ -233,7 +236,7 @@ def _build(papers: list[Paper], settings: Settings, embedder: Embedder, *, incre
 def _unchanged(live: Vectors, manifest: dict[str, Any], papers: list[Paper], settings: Settings) -> bool:
     """The live generation already holds exactly `papers`, where the settings want its vectors,
     and its vector files are whole (else the full build below finds and repairs the damage)."""
-    if manifest.get("digest") != collection_digest(papers):
+    if manifest.get("digest") != collection_digest(papers) or ChunkTable.read(live.gen) is None:
         return False
     if live.server is None:
         return not settings.chroma_url and hnsw_files_intact(live.local_dir) is None
@@ -279,7 +282,9 @@ def _fill(target: Vectors, live: Vectors | None, papers: list[Paper], settings: 
         raise _Damaged(f"{type(exc).__name__}: {exc}") from None
     store = ChromaVectorStore(chroma_collection=collection)
 
-    chunks = [c for p in changed for c in chunk_paper(p)]
+    per_paper = [(p.paper_id, chunk_paper(p)) for p in changed]
+    chunks = [c for _, cs in per_paper for c in cs]
+    vectors: Any = None
     if chunks:
         done = 0
 
@@ -293,6 +298,13 @@ def _fill(target: Vectors, live: Vectors | None, papers: list[Paper], settings: 
         index = VectorStoreIndex.from_vector_store(store, embed_model=LlamaEmbedding(embedder))
         index.insert_nodes(_chunk_nodes(chunks, vectors))  # vectors given: nothing re-embedded
     stats.chunks_embedded = len(chunks)
+    fresh: dict[str, tuple[list[str], np.ndarray]] = {}
+    row = 0
+    for pid, cs in per_paper:  # the rows of `vectors` are the changed papers' chunks, in order
+        fresh[pid] = ([c.text for c in cs], vectors[row : row + len(cs)])
+        row += len(cs)
+    stats.chunks = carry_forward(gen, live.gen if live is not None else None, [p.paper_id for p in papers], fresh,
+                                 collection, embedder.dim)
 
     bm25 = BM25Retriever.from_defaults(nodes=_paper_nodes(papers), similarity_top_k=min(settings.candidate_k, len(papers)))
     bm25.persist(str(gen / "bm25"), show_progress=False)  # no "Finding newlines for mmindex" bar
@@ -300,7 +312,6 @@ def _fill(target: Vectors, live: Vectors | None, papers: list[Paper], settings: 
     claims, flags = build_claims(papers)  # rules over every abstract: about a second for 500 papers
     write_claims(gen / CLAIMS_FILE, claims, flags)
     stats.claims = len(claims)
-    stats.chunks = sum(len(chunk_paper(p)) for p in papers)
     manifest = {
         "embedder": embedder.id, "dim": embedder.dim, "papers": new_hashes, "chunks": stats.chunks,
         "chunker": CHUNKER_VERSION, "claims": CLAIMS_VERSION, "built": time.strftime("%Y-%m-%dT%H:%M:%S"),
@@ -327,6 +338,7 @@ class PaperIndex:
     path: Path
     claims: ClaimStore
     lease: ReaderLease | None = None
+    chunks: ChunkTable | None = None  # every vector, memory-mapped (None: an index built before it)
 
 
 def index_exists(settings: Settings) -> bool:
@@ -386,6 +398,7 @@ def _open_generation(gen: Path, settings: Settings, embedder: Embedder) -> Paper
             collection = vectors.collection()
             count = collection.count()
         claims = ClaimStore.open(where / CLAIMS_FILE, papers)
+        table = ChunkTable.read(where)
     except RagError:
         raise
     except NotFoundError:
@@ -399,7 +412,10 @@ def _open_generation(gen: Path, settings: Settings, embedder: Embedder) -> Paper
     if "chunks" in manifest and count != manifest["chunks"]:
         raise IndexCorruptError(str(settings.index_dir), f"the Chroma collection holds {count} vectors, "
                                                         f"the manifest {manifest['chunks']}")
+    if table is not None and table.vectors.shape[0] != count:
+        raise IndexCorruptError(str(settings.index_dir), f"the Chroma collection holds {count} vectors, "
+                                                        f"vectors.npy {table.vectors.shape[0]}")
     return PaperIndex(
         papers={p.paper_id: p for p in papers}, collection=collection,
-        bm25=bm25, embedder=embedder, manifest=manifest, path=gen, claims=claims, lease=lease,
+        bm25=bm25, embedder=embedder, manifest=manifest, path=gen, claims=claims, lease=lease, chunks=table,
     )

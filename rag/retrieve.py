@@ -15,6 +15,7 @@ from typing import Any, Literal
 import numpy as np
 
 from rag.errors import IndexCorruptError
+from rag.chunkstore import from_collection
 from rag.index import PaperIndex
 from rag.lexicon import Lexicon
 from rag.question import QuestionPlan, analyse
@@ -24,7 +25,6 @@ from rag.types import Hit, Paper, Why
 
 Mode = Literal["hybrid", "dense", "lexical", "rrf"]  # dense / lexical / rrf: plain baselines on the raw question
 _EMPTY = np.zeros(0, dtype=int)
-_PAGE = 5000  # rows per Chroma get(): SQLite refuses queries with too many variables
 
 
 @dataclass(frozen=True)
@@ -116,37 +116,31 @@ class Retriever:
 
     # -- state computed once ------------------------------------------------------------
     def _load_vectors(self) -> None:
-        collection = self.index.collection
-        total = collection.count()
-        ids: list[str] = []
-        vecs: list[Any] = []
-        metas: list[dict[str, Any]] = []
-        docs: list[str] = []
-        for offset in range(0, total, _PAGE):
+        table = self.index.chunks
+        if table is None:  # an index built before vectors.npy: read every vector out of Chroma once
             try:
-                got = collection.get(include=["embeddings", "metadatas", "documents"], limit=_PAGE, offset=offset)
+                table = from_collection(self.index.collection, [p.paper_id for p in self.papers], self.index.embedder.dim)
             except Exception as exc:  # noqa: BLE001 - a damaged vector file: say so, not a traceback
                 raise IndexCorruptError(str(self.settings.index_dir), f"{type(exc).__name__}: {exc}") from None
-            ids += got["ids"]
-            vecs.append(np.asarray(got["embeddings"], dtype=np.float32))
-            metas += got["metadatas"]
-            docs += got["documents"]
-        order = sorted(range(len(ids)), key=lambda r: (self._row_of.get(metas[r]["paper_id"], -1), metas[r].get("position", 0)))
-        matrix = np.concatenate(vecs) if vecs else np.zeros((0, self.index.embedder.dim), np.float32)
-        self._vecs = matrix[order] if len(order) else matrix
         self._sentences: list[list[Sentence]] = [[] for _ in self.papers]
         self._title_row = np.full(len(self.papers), -1)
-        owner = np.full(len(order), -1)
-        for new_row, r in enumerate(order):
-            prow = self._row_of.get(metas[r]["paper_id"])
-            if prow is None:
+        pieces: list[Any] = []
+        owners: list[np.ndarray] = []
+        row = 0
+        in_place = True  # the table's rows are already in this order (the usual case): use the map as it is
+        for prow, paper in enumerate(self.papers):  # rows grouped by paper, in this order
+            texts = table.texts.get(paper.paper_id, [])
+            if not texts:
                 continue
-            owner[new_row] = prow
-            text = docs[r] or ""
-            if metas[r].get("kind") == "title":
-                self._title_row[prow] = new_row
-            else:
-                self._sentences[prow].append(Sentence(text, new_row, int(metas[r].get("position", 0))))
+            in_place = in_place and table.starts[paper.paper_id] == row
+            pieces.append(table.rows(paper.paper_id))
+            owners.append(np.full(len(texts), prow))
+            self._title_row[prow] = row  # position 0 is the title
+            self._sentences[prow] = [Sentence(t, row + k, k) for k, t in enumerate(texts) if k > 0]
+            row += len(texts)
+        self._vecs = (np.asarray(table.vectors) if in_place and table.vectors.shape[0] == row
+                      else np.concatenate(pieces) if pieces else np.zeros((0, self.index.embedder.dim), np.float32))
+        owner = np.concatenate(owners) if owners else np.zeros(0, int)
         self._owner = owner
         self._starts = np.flatnonzero(np.r_[True, owner[1:] != owner[:-1]]) if len(owner) else np.array([], int)
         self._start_owner = owner[self._starts] if len(owner) else np.array([], int)

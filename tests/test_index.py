@@ -191,3 +191,51 @@ def test_a_collection_of_one_paper_passes_its_check(tmp_path):
                                    "second with a small network.\n")
     s = make_settings(tmp_path, corpus_dir=pages)
     assert _ingest(s).added == 1 and _ingest(s).unchanged == 1
+
+
+def test_vectors_are_mapped_from_the_generation_and_carried_forward(tmp_path, small_corpus):
+    import numpy as np
+
+    from rag.chunkstore import CHUNKS, VECTORS, ChunkTable
+
+    s = make_settings(tmp_path, corpus_dir=small_corpus)
+    _ingest(s)
+    idx = open_index(s, embedder=HashEmbedder())
+    table = idx.chunks
+    assert isinstance(table.vectors, np.memmap)
+    got = idx.collection.get(include=["embeddings", "documents", "metadatas"])
+    for cid, emb, doc, meta in zip(got["ids"], got["embeddings"], got["documents"], got["metadatas"]):
+        pid = meta["paper_id"]  # the map holds exactly what Chroma holds, row by row
+        assert table.texts[pid][meta["position"]] == doc
+        assert np.allclose(table.rows(pid)[meta["position"]], emb, atol=1e-6), cid
+    retriever = Retriever(idx, s)
+    assert np.shares_memory(retriever._vecs, table.vectors)  # searched in place, not copied
+    before = {pid: np.array(table.rows(pid)) for pid in table.texts}
+    expected = [h.paper_id for h in retriever.search("mixture of experts robustness")]
+    del retriever, idx, table
+    gc.collect()
+
+    # change one paper: the others' rows are carried forward unchanged, the changed one is new
+    page = small_corpus / "004_e042a9c637ce68d9.txt"
+    page.write_text(page.read_text().replace("Sparsely-gated Mixture of Expert (MoE)", "Sparsely gated MoE layers"))
+    stats = _ingest(s)
+    assert stats.updated == 1
+    new = open_index(s, embedder=HashEmbedder()).chunks
+    changed = "robust-mixture-of-expert-training-for-convolutional-neural-networks"
+    assert any("Sparsely gated MoE layers" in t for t in new.texts[changed])
+    for pid, rows in before.items():
+        if pid != changed:
+            assert np.array_equal(new.rows(pid), rows)
+
+    # an index built before the map (no files) is read from Chroma, answers the same, and gets one at the next ingest
+    gen = s.index_dir / (s.index_dir / "CURRENT").read_text()
+    (gen / VECTORS).unlink()
+    (gen / CHUNKS).unlink()
+    idx = open_index(s, embedder=HashEmbedder())
+    assert idx.chunks is None
+    page.write_text(page.read_text().replace("Sparsely gated MoE layers", "Sparsely-gated Mixture of Expert (MoE)"))
+    assert [h.paper_id for h in Retriever(idx, s).search("mixture of experts robustness")][:1] == expected[:1]
+    del idx
+    gc.collect()
+    _ingest(s)
+    assert ChunkTable.read(s.index_dir / (s.index_dir / "CURRENT").read_text()) is not None

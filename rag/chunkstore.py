@@ -1,0 +1,117 @@
+"""Every chunk's vector, in paper order, as one memory-mapped matrix beside the Chroma collection.
+
+A process that opens the index maps `vectors.npy` instead of reading every vector out of Chroma
+(a paged `collection.get`: 2 s per 1,000 papers and a second copy in memory), and the next
+ingest carries the unchanged papers' rows forward from it instead of re-reading them. Layout of
+a generation::
+
+    vectors.npy   float32 [chunks, dim], rows grouped by paper in papers.json order
+    chunks.jsonl  one line per paper: {"id": paper_id, "texts": [title, sentence, ...]}; row k of a
+                  paper is texts[k] (position k; position 0 is the title)
+
+Chroma stays the store of record: it is what an index without these files (built before them)
+is read from, once, and what ingest verifies.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+VECTORS = "vectors.npy"
+CHUNKS = "chunks.jsonl"
+_PAGE = 5000  # rows per Chroma get(): SQLite refuses queries with too many variables
+
+
+@dataclass
+class ChunkTable:
+    """Per paper (in order): its chunk texts and the matrix rows they occupy."""
+
+    texts: dict[str, list[str]]
+    starts: dict[str, int]
+    vectors: np.ndarray  # a memory map when read from disk
+
+    @classmethod
+    def read(cls, gen: Path) -> ChunkTable | None:
+        """The generation's table, or None when it has none (an index built before it)."""
+        if not (gen / VECTORS).exists() or not (gen / CHUNKS).exists():
+            return None
+        texts: dict[str, list[str]] = {}
+        starts: dict[str, int] = {}
+        row = 0
+        with open(gen / CHUNKS, encoding="utf-8") as f:
+            for line in f:
+                item = json.loads(line)
+                texts[item["id"]], starts[item["id"]] = item["texts"], row
+                row += len(item["texts"])
+        vectors = np.load(gen / VECTORS, mmap_mode="r")
+        if vectors.shape[0] != row:
+            raise ValueError(f"{VECTORS} has {vectors.shape[0]} rows, {CHUNKS} names {row}")
+        return cls(texts, starts, vectors)
+
+    def rows(self, paper_id: str) -> np.ndarray:
+        start = self.starts[paper_id]
+        return self.vectors[start : start + len(self.texts[paper_id])]
+
+
+def from_collection(collection: Any, order: Iterable[str], dim: int) -> ChunkTable:
+    """Every vector read out of a Chroma collection (paged), grouped by paper in `order`."""
+    by_paper: dict[str, list[tuple[int, str, np.ndarray]]] = {}
+    total = collection.count()
+    for offset in range(0, total, _PAGE):
+        got = collection.get(include=["embeddings", "metadatas", "documents"], limit=_PAGE, offset=offset)
+        for meta, doc, vec in zip(got["metadatas"], got["documents"], got["embeddings"]):
+            by_paper.setdefault(meta["paper_id"], []).append((int(meta.get("position", 0)), doc or "", vec))
+    texts: dict[str, list[str]] = {}
+    starts: dict[str, int] = {}
+    vecs: list[Any] = []
+    for pid in order:
+        chunks = sorted(by_paper.get(pid, []), key=lambda c: c[0])
+        starts[pid], texts[pid] = len(vecs), [c[1] for c in chunks]
+        vecs += [c[2] for c in chunks]
+    matrix = np.asarray(vecs, dtype=np.float32).reshape(len(vecs), dim)
+    return ChunkTable(texts, starts, matrix)
+
+
+def write(gen: Path, papers: Iterable[tuple[str, list[str], np.ndarray]], total: int, dim: int) -> None:
+    """Write the table from (paper_id, texts, vectors) in paper order, `total` rows in all,
+    streaming: the matrix is filled in place on disk, never held whole in memory."""
+    out = np.lib.format.open_memmap(gen / VECTORS, mode="w+", dtype=np.float32, shape=(total, dim))
+    row = 0
+    with open(gen / CHUNKS, "w", encoding="utf-8") as f:
+        for pid, texts, vectors in papers:
+            out[row : row + len(texts)] = vectors
+            row += len(texts)
+            f.write(json.dumps({"id": pid, "texts": texts}, ensure_ascii=False) + "\n")
+    if row != total:
+        raise ValueError(f"wrote {row} rows, expected {total}")
+    out.flush()
+    del out
+
+
+def carry_forward(gen: Path, old_gen: Path | None, order: list[str], new: dict[str, tuple[list[str], np.ndarray]],
+                  collection: Any, dim: int) -> int:
+    """Write `gen`'s table: the papers in `new` with their fresh texts and vectors, every other
+    paper's rows taken from `old_gen`'s table (or, for an index without one, read once from the
+    new generation's `collection`, which already holds them). Returns the number of rows."""
+    kept = [pid for pid in order if pid not in new]
+    old = ChunkTable.read(old_gen) if old_gen is not None and kept else None
+    if kept and (old is None or any(pid not in old.starts for pid in kept)):
+        old = from_collection(collection, kept, dim)
+
+    def rows() -> Iterator[tuple[str, list[str], np.ndarray]]:
+        for pid in order:
+            if pid in new:
+                yield pid, *new[pid]
+            else:
+                assert old is not None  # noqa: S101 - `kept` is non-empty here
+                yield pid, old.texts[pid], old.rows(pid)
+
+    total = sum(len(new[pid][0]) if pid in new else len(old.texts[pid]) for pid in order)  # type: ignore[union-attr]
+    write(gen, rows(), total, dim)
+    return total
