@@ -22,6 +22,7 @@ from rag.embed import MiniLMEmbedder  # noqa: E402
 from rag.llama_embedding import LlamaEmbedding  # noqa: E402
 from rag.service import RagService  # noqa: E402
 from rag.settings import PROJECT_ROOT, Settings  # noqa: E402
+from bench.timing import timed_ms as timed  # noqa: E402
 
 
 def rss_mib() -> float:
@@ -39,15 +40,6 @@ def questions(n: int = 50) -> list[str]:
         qs = [json.loads(line)["question"] for line in path.read_text().splitlines() if line.strip()]
         return (qs * 2)[:n]
     return [p.title.lower() for p in load_corpus(PROJECT_ROOT / "data" / "seeds").papers[:n]]
-
-
-def timed(fn, items) -> list[float]:
-    out = []
-    for item in items:
-        t = time.perf_counter()
-        fn(item)
-        out.append((time.perf_counter() - t) * 1000)
-    return out
 
 
 def _count_embeds(embedder) -> callable:

@@ -38,6 +38,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
 from rag.settings import PROJECT_ROOT, Settings  # noqa: E402
+from timing import timed_ms  # noqa: E402
 
 SEEDS = PROJECT_ROOT / "data" / "seeds"
 CACHE_DIR = Path(tempfile.gettempdir()) / "paper-rag-bench-vectors"
@@ -61,15 +62,6 @@ def du_mib(path: Path) -> float:
 def questions() -> list[str]:
     lines = (PROJECT_ROOT / "eval" / "dev.jsonl").read_text().splitlines()
     return [json.loads(line)["question"] for line in lines if line.strip()][:QUESTIONS]
-
-
-def timed_ms(fn: Callable[[str], Any], items: list[str]) -> list[float]:
-    out = []
-    for item in items:
-        t = time.perf_counter()
-        fn(item)
-        out.append((time.perf_counter() - t) * 1000)
-    return out
 
 
 class Timed:
