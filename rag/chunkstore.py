@@ -54,6 +54,14 @@ class ChunkTable:
             raise ValueError(f"{VECTORS} has {vectors.shape[0]} rows, {CHUNKS} names {row}")
         return cls(texts, starts, vectors)
 
+    @classmethod
+    def read_if_whole(cls, gen: Path) -> ChunkTable | None:
+        """The table, or None when it is missing or cannot be read (ingest then reads Chroma)."""
+        try:
+            return cls.read(gen)
+        except (OSError, ValueError, KeyError):  # json.JSONDecodeError is a ValueError
+            return None
+
     def rows(self, paper_id: str) -> np.ndarray:
         start = self.starts[paper_id]
         return self.vectors[start : start + len(self.texts[paper_id])]
@@ -100,7 +108,7 @@ def carry_forward(gen: Path, old_gen: Path | None, order: list[str], new: dict[s
     paper's rows taken from `old_gen`'s table (or, for an index without one, read once from the
     new generation's `collection`, which already holds them). Returns the number of rows."""
     kept = [pid for pid in order if pid not in new]
-    old = ChunkTable.read(old_gen) if old_gen is not None and kept else None
+    old = ChunkTable.read_if_whole(old_gen) if old_gen is not None and kept else None
     if kept and (old is None or any(pid not in old.starts for pid in kept)):
         old = from_collection(collection, kept, dim)
 

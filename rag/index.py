@@ -236,7 +236,7 @@ def _build(papers: list[Paper], settings: Settings, embedder: Embedder, *, incre
 def _unchanged(live: Vectors, manifest: dict[str, Any], papers: list[Paper], settings: Settings) -> bool:
     """The live generation already holds exactly `papers`, where the settings want its vectors,
     and its vector files are whole (else the full build below finds and repairs the damage)."""
-    if manifest.get("digest") != collection_digest(papers) or ChunkTable.read(live.gen) is None:
+    if manifest.get("digest") != collection_digest(papers) or ChunkTable.read_if_whole(live.gen) is None:
         return False
     if live.server is None:
         return not settings.chroma_url and hnsw_files_intact(live.local_dir) is None

@@ -239,3 +239,19 @@ def test_vectors_are_mapped_from_the_generation_and_carried_forward(tmp_path, sm
     gc.collect()
     _ingest(s)
     assert ChunkTable.read(s.index_dir / (s.index_dir / "CURRENT").read_text()) is not None
+
+
+def test_a_damaged_vector_map_is_an_error_to_read_and_rebuilt_by_ingest(tmp_path, small_corpus):
+    from rag.chunkstore import CHUNKS, ChunkTable
+
+    s = make_settings(tmp_path, corpus_dir=small_corpus)
+    _ingest(s)
+    gen = s.index_dir / (s.index_dir / "CURRENT").read_text()
+    lines = (gen / CHUNKS).read_text().splitlines()
+    (gen / CHUNKS).write_text("\n".join(lines[:-1]) + "\n")  # a paper's rows no longer add up
+    with pytest.raises(IndexCorruptError, match="rows"):
+        open_index(s, embedder=HashEmbedder())
+    stats = _ingest(s)  # not "nothing changed": the map is rewritten from Chroma, nothing re-embedded
+    assert stats.chunks_embedded == 0 and stats.generation != gen.name
+    assert ChunkTable.read(s.index_dir / stats.generation).vectors.shape[0] == stats.chunks
+    assert open_index(s, embedder=HashEmbedder()).chunks is not None
