@@ -30,6 +30,7 @@ from ui.render import chat_message, esc, esc_md, sources_panel, streaming_messag
 log = logging.getLogger(__name__)
 STATIC = Path(__file__).parent / "static"
 ANY = "any"
+ADD_PAPERS_UPLOAD_BYTES = 50_000_000  # the upload limit RAG_UI_MAX_UPLOAD_BYTES=0 means when the page adds papers
 EXAMPLES = [
     "which methods beat ResNet-50 without extra data?",
     "What speed-up does DeepCache give on Stable Diffusion?",
@@ -278,7 +279,7 @@ def launch(demo: gr.Blocks, service: RagService, **kwargs: Any) -> Any:
     options: dict[str, Any] = dict(
         server_name=settings.gradio_server_name, server_port=settings.gradio_server_port,
         css=(STATIC / "page.css").read_text(encoding="utf-8"), js=(STATIC / "page.js").read_text(encoding="utf-8"),
-        footer_links=["api"], show_error=False, max_file_size=settings.ui_max_upload_bytes or (50_000_000 if settings.ui_add_papers else 0),
+        footer_links=["api"], show_error=False, max_file_size=settings.ui_max_upload_bytes or (ADD_PAPERS_UPLOAD_BYTES if settings.ui_add_papers else 0),
         mcp_server=settings.ui_mcp,
         # system fonts: the page makes no request beyond this server (works offline)
         theme=gr.themes.Soft(font=["ui-sans-serif", "system-ui", "sans-serif"],
