@@ -162,7 +162,7 @@ def base_ingest(args: argparse.Namespace) -> dict[str, Any]:
     load_index_from_storage + refresh_ref_docs, BM25 rebuilt only when something changed."""
     from llama_index.core import StorageContext, VectorStoreIndex, load_index_from_storage
 
-    from rag.embed import LlamaEmbedding
+    from rag.llama_embedding import LlamaEmbedding
     from scale_data import changed_copy
 
     papers = _papers(args.size)
@@ -229,7 +229,8 @@ def _base_open(work: Path) -> tuple[Any, Any]:
     from llama_index.core.retrievers import QueryFusionRetriever
     from llama_index.retrievers.bm25 import BM25Retriever
 
-    from rag.embed import LlamaEmbedding, MiniLMEmbedder
+    from rag.embed import MiniLMEmbedder
+    from rag.llama_embedding import LlamaEmbedding
 
     model = LlamaEmbedding(MiniLMEmbedder())
     index = load_index_from_storage(StorageContext.from_defaults(persist_dir=str(work / "base" / "storage")),
