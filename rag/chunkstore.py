@@ -23,9 +23,10 @@ from typing import Any
 
 import numpy as np
 
+from rag.vectors import pages
+
 VECTORS = "vectors.npy"
 CHUNKS = "chunks.jsonl"
-_PAGE = 5000  # rows per Chroma get(): SQLite refuses queries with too many variables
 
 
 @dataclass
@@ -70,9 +71,7 @@ class ChunkTable:
 def from_collection(collection: Any, order: Iterable[str], dim: int) -> ChunkTable:
     """Every vector read out of a Chroma collection (paged), grouped by paper in `order`."""
     by_paper: dict[str, list[tuple[int, str, np.ndarray]]] = {}
-    total = collection.count()
-    for offset in range(0, total, _PAGE):
-        got = collection.get(include=["embeddings", "metadatas", "documents"], limit=_PAGE, offset=offset)
+    for got in pages(collection):
         for meta, doc, vec in zip(got["metadatas"], got["documents"], got["embeddings"]):
             by_paper.setdefault(meta["paper_id"], []).append((int(meta.get("position", 0)), doc or "", vec))
     texts: dict[str, list[str]] = {}

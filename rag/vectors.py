@@ -29,7 +29,7 @@ from rag.redact import public_url, register_secret
 
 log = logging.getLogger(__name__)
 COLLECTION = "papers"
-_PAGE = 1000  # vectors per request when a collection is copied
+_PAGE = 1000  # rows per get() when a collection is read whole (copied, or mapped once)
 _CLIENTS: dict[str, Any] = {}
 _CLIENTS_LOCK = threading.Lock()
 
@@ -213,13 +213,18 @@ def stale_vectors(gen: Path, server: str | None) -> Vectors:
     return Vectors(gen)
 
 
+def pages(collection: Any) -> Iterator[dict[str, Any]]:
+    """Every row of a collection (ids, embeddings, metadatas, documents), a page per `get`:
+    SQLite refuses a query with too many variables, and a server a body too large."""
+    for offset in range(0, collection.count(), _PAGE):
+        yield collection.get(include=["embeddings", "metadatas", "documents"], limit=_PAGE, offset=offset)
+
+
 def copy_vectors(source: Any, target: Any, *, leave_out: set[str]) -> int:
     """Copy every vector (with its metadata and text) from collection `source` to `target`, by
     pages and without re-embedding, but those of the papers in `leave_out`. Returns how many."""
-    total = source.count()
     copied = 0
-    for offset in range(0, total, _PAGE):
-        got = source.get(include=["embeddings", "metadatas", "documents"], limit=_PAGE, offset=offset)
+    for got in pages(source):
         keep = [i for i, meta in enumerate(got["metadatas"]) if (meta or {}).get("paper_id") not in leave_out]
         if keep:
             target.add(ids=[got["ids"][i] for i in keep], embeddings=[got["embeddings"][i] for i in keep],
