@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import threading
+import socket
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -63,6 +64,13 @@ class FakeOpenAI:
     in_flight: int = 0
     max_in_flight: int = 0  # most embedding requests served at the same time
     lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on (for servers the tests start, or a dead one)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
 
 
 def fake_embedding(text: str, dim: int = 24) -> list[float]:

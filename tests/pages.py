@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import socket
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -17,6 +16,7 @@ import pytest
 
 from rag.service import RagService
 from ui.app import build_demo, launch
+from tests.fakes import free_port
 from ui.build import IndexBuild
 
 CHROMIUM = os.environ.get("RAG_CHROMIUM", "/usr/bin/chromium")
@@ -24,12 +24,6 @@ CHROMIUM = os.environ.get("RAG_CHROMIUM", "/usr/bin/chromium")
 BROWSER_ARGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
                 "--disable-background-networking", "--disable-component-update", "--no-first-run"]
 ARTIFACTS = Path(__file__).parent / "_artifacts"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @contextmanager

@@ -6,7 +6,6 @@ import gc
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import threading
@@ -23,7 +22,7 @@ from rag.service import RagService
 from rag.settings import PROJECT_ROOT
 from rag.vectors import ChromaServerError, VectorsElsewhereError, server_client
 from tests.conftest import SEEDS, make_settings
-from tests.fakes import HashEmbedder
+from tests.fakes import HashEmbedder, free_port
 
 CHROMA = shutil.which("chroma", path=str(Path(sys.executable).parent)) or shutil.which("chroma")
 TINY = [  # three papers: the CLI's real MiniLM embeds them in a moment
@@ -39,19 +38,13 @@ TINY = [  # three papers: the CLI's real MiniLM embeds them in a moment
 ]
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def chroma_server(tmp_path_factory):
     """A real `chroma run` on 127.0.0.1, up until the module's tests are done."""
     if CHROMA is None:
         pytest.skip("the `chroma` CLI (it ships with chromadb) is not installed")
     data = tmp_path_factory.mktemp("chroma-server")
-    port = _free_port()
+    port = free_port()
     url = f"http://127.0.0.1:{port}"
     with open(data / "server.log", "wb") as log:
         proc = subprocess.Popen([CHROMA, "run", "--path", str(data / "db"), "--host", "127.0.0.1", "--port", str(port)],
@@ -252,7 +245,7 @@ def test_vectors_kept_elsewhere_say_which_setting_to_change(tmp_path, small_corp
 
 
 def test_unreachable_server_is_one_line_without_credentials(tmp_path, small_corpus):
-    url = f"http://reader:s3cret-pw@127.0.0.1:{_free_port()}"
+    url = f"http://reader:s3cret-pw@127.0.0.1:{free_port()}"
     with pytest.raises(ChromaServerError, match="connection refused"):
         ingest(load_corpus(small_corpus).papers, make_settings(tmp_path, corpus_dir=small_corpus, chroma_url=url),
                embedder=HashEmbedder())

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 import time
 
 import pytest
@@ -12,6 +11,7 @@ from rag.llm import pack_context
 from rag.prompts import ABSTAIN_PHRASE
 from rag.service import RagService
 from rag.types import Answer
+from tests.fakes import free_port
 from tests.conftest import make_settings
 
 Q = "How does DenseNet reduce the number of parameters?"
@@ -67,12 +67,6 @@ def test_abstention_is_detected(service, openai_server, tmp_path):
     assert answer.abstained and answer.backend == "openai" and answer.citations == []
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.mark.parametrize("mode,message", [("500", "http 500"), ("malformed", "unreadable"), ("empty", "empty or unreadable")])
 def test_server_failures_fall_back_to_extractive(service, openai_server, tmp_path, mode, message):
     openai_server.state.mode = mode
@@ -82,7 +76,7 @@ def test_server_failures_fall_back_to_extractive(service, openai_server, tmp_pat
 
 
 def test_connection_refused_falls_back(service, tmp_path):
-    answer = _svc(service, tmp_path, f"http://127.0.0.1:{_free_port()}/v1", llm_max_retries=0).ask(Q)
+    answer = _svc(service, tmp_path, f"http://127.0.0.1:{free_port()}/v1", llm_max_retries=0).ask(Q)
     assert answer.backend == "extractive" and "cannot reach" in answer.notice.lower()
 
 

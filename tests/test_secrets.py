@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -18,6 +17,7 @@ from rag.feedback import record_vote
 from rag.redact import MARK, redact, register_secret
 from rag.service import RagService
 from rag.settings import PROJECT_ROOT, Settings, load_settings
+from tests.fakes import free_port
 from tests.conftest import make_settings
 from ui.render import chat_message
 
@@ -25,12 +25,6 @@ KEY = "sk-SENTINEL-key-" + "0123456789"  # a sentinel, not a key
 VAR = "OPENAI_" + "API_KEY"
 PASSWORD = "PWSENTINEL42"
 SENTINELS = (KEY, PASSWORD, "SENTINEL")
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _clean(*outputs: str) -> None:
@@ -75,7 +69,7 @@ def _cli(tmp_path: Path, env_file: str, *args: str) -> subprocess.CompletedProce
 
 def test_cli_failure_paths_leak_nothing(service, tmp_path):
     index = str(service.settings.index_dir)
-    down = f"http://bob:{PASSWORD}@127.0.0.1:{_free_port()}/v1"
+    down = f"http://bob:{PASSWORD}@127.0.0.1:{free_port()}/v1"
     runs = [
         _cli(tmp_path, f'{VAR}="{KEY}\\n"\nOPENAI_BASE_URL={down}\nRAG_LLM_MAX_RETRIES=0\n',
              "ask", "How does DenseNet reduce the number of parameters?", "--index", index, "--json"),
@@ -98,7 +92,7 @@ def test_cli_failure_paths_leak_nothing(service, tmp_path):
 
 def test_page_html_logs_and_feedback_leak_nothing(service, tmp_path, caplog):
     register_secret(PASSWORD)
-    down = f"http://bob:{PASSWORD}@127.0.0.1:{_free_port()}/v1"
+    down = f"http://bob:{PASSWORD}@127.0.0.1:{free_port()}/v1"
     settings: Settings = make_settings(tmp_path, index_dir=service.settings.index_dir, llm="openai",
                                        openai_api_key=KEY + "\n", openai_base_url=down, llm_max_retries=0)
     svc = RagService(settings, embedder=service.retriever.index.embedder)
