@@ -55,12 +55,14 @@
   back.textContent = "↩ Back to the answer";
   back.hidden = true;
   document.body.appendChild(back);
-  const showBack = (link) => { backTo = link; back.hidden = false; };
+  // kept by its href: the chat may re-render the message (new nodes) after the click
+  const showBack = (link) => { backTo = link.getAttribute("href"); back.hidden = false; };
   back.addEventListener("click", () => {
     back.hidden = true;
-    if (!backTo || !backTo.isConnected) return;
-    backTo.scrollIntoView({ block: "center" });
-    backTo.focus({ preventScroll: true });
+    const link = backTo && document.querySelector(`#chat a.cite[href="${CSS.escape(backTo)}"]`);
+    if (!link) return;
+    link.scrollIntoView({ block: "center" });
+    link.focus({ preventScroll: true });
   });
   // "copy as Markdown": the answer and its numbered sources as clean Markdown, not the page's markup.
   document.addEventListener("click", (ev) => {
