@@ -61,8 +61,13 @@
     back.hidden = true;
     const link = backTo && document.querySelector(`#chat a.cite[href="${CSS.escape(backTo)}"]`);
     if (!link) return;
-    link.scrollIntoView({ block: "center" });
+    const bring = () => link.scrollIntoView({ block: "center" });
+    bring();
     link.focus({ preventScroll: true });
+    setTimeout(() => {  // the chat's own scrolling may move it again meanwhile
+      const r = link.getBoundingClientRect();
+      if (r.bottom < 0 || r.top > window.innerHeight) bring();
+    }, 300);
   });
   // "copy as Markdown": the answer and its numbered sources as clean Markdown, not the page's markup.
   document.addEventListener("click", (ev) => {
