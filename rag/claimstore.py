@@ -1,7 +1,9 @@
 """Claims as data: extracted for the whole collection at ingest and stored in SQLite
 (`claims.sqlite` in the index generation, next to Chroma), so they can be filtered
 (`python -m rag claims --dataset ImageNet --metric top-1 --min 80`) and stay in step with
-the papers (every ingest writes them anew; the extractor version is in the manifest).
+the papers (every ingest writes them: extracted for new and changed papers and for those a
+change of the collection's vocabulary or names can affect, copied from the previous generation
+for the rest).
 """
 
 from __future__ import annotations
@@ -12,7 +14,6 @@ import threading
 from pathlib import Path
 
 from rag.claims import CLAIMS_VERSION, Extractor
-from rag.lexicon import Lexicon
 from rag.types import Claim, FlagMention, Paper
 from rag.vocabulary import ClaimVocabulary, dataset_family
 
@@ -29,14 +30,20 @@ CREATE INDEX claims_family ON claims(family, metric);
 
 def prepare(papers: list[Paper]) -> tuple[Extractor, dict[str, list[str]]]:
     """The extractor with this collection's vocabulary, and each paper's own names."""
-    vocab = ClaimVocabulary.build([p.abstract for p in papers])
-    lexicon = Lexicon.build([(p.paper_id, p.title, p.abstract) for p in papers])
-    return Extractor(vocab), lexicon.names
+    from rag.facts import Analysis
+
+    analysis = Analysis.compute([(p.paper_id, p.title, p.abstract) for p in papers])
+    return Extractor(analysis.vocab), analysis.lexicon.names
 
 
 def build_claims(papers: list[Paper]) -> tuple[list[Claim], list[FlagMention]]:
     """Every claim and flag of the collection, in paper order (deterministic)."""
     extractor, names = prepare(papers)
+    return extract_claims(papers, extractor, names)
+
+
+def extract_claims(papers: list[Paper], extractor: Extractor,
+                   names: dict[str, list[str]]) -> tuple[list[Claim], list[FlagMention]]:
     claims: list[Claim] = []
     flags: list[FlagMention] = []
     for p in papers:
@@ -46,7 +53,59 @@ def build_claims(papers: list[Paper]) -> tuple[list[Claim], list[FlagMention]]:
     return claims, flags
 
 
+def unaffected(papers: list[Paper], old: ClaimVocabulary, new: ClaimVocabulary) -> set[str]:
+    """The papers whose claims a change of vocabulary from `old` to `new` cannot change: those
+    whose abstract holds none of the mined words added or dropped (a metric or dataset pattern
+    that matches nowhere in a text changes nothing the extractor finds there)."""
+    moved = {w.lower() for w in set(old.mined_metrics) ^ set(new.mined_metrics)}
+    moved |= {d.lower() for d in set(old.mined_datasets) ^ set(new.mined_datasets)}
+    return {p.paper_id for p in papers if not any(w in p.abstract.lower() for w in moved)}
+
+
+def write_generation_claims(path: Path, papers: list[Paper], extractor: Extractor, names: dict[str, list[str]],
+                            old: Path | None, keep: set[str]) -> int:
+    """Write a generation's claims in paper order: the `keep` papers' rows copied from the
+    claims file `old` (written by this extractor version), the others extracted now. Returns
+    how many claims it holds."""
+    carried: dict[str, tuple[list[tuple[object, ...]], list[tuple[object, ...]]]] = {}
+    if old is not None and keep:
+        con = sqlite3.connect(f"file:{old}?mode=ro", uri=True)
+        try:
+            for table, slot in (("claims", 0), ("flags", 1)):
+                for row in con.execute(f"SELECT * FROM {table} ORDER BY rowid"):  # noqa: S608 - two fixed names
+                    if row[0] in keep:
+                        carried.setdefault(str(row[0]), ([], []))[slot].append(row)
+        finally:
+            con.close()
+    claim_rows: list[tuple[object, ...]] = []
+    flag_rows: list[tuple[object, ...]] = []
+    for p in papers:
+        if p.paper_id in keep:
+            rows, flagged = carried.get(p.paper_id, ([], []))
+        else:
+            c, f = extract_claims([p], extractor, names)
+            rows, flagged = [_claim_row(x) for x in c], [_flag_row(x) for x in f]
+        claim_rows += rows
+        flag_rows += flagged
+    _write(path, claim_rows, flag_rows)
+    return len(claim_rows)
+
+
 def write_claims(path: Path, claims: list[Claim], flags: list[FlagMention]) -> None:
+    _write(path, [_claim_row(c) for c in claims], [_flag_row(f) for f in flags])
+
+
+def _claim_row(c: Claim) -> tuple[object, ...]:
+    return (c.paper_id, c.method, int(c.own), c.dataset, dataset_family(c.dataset) if c.dataset else "", c.task,
+            c.metric, c.value, c.number, c.magnitude, c.unit, c.direction, c.compared_with, int(c.relative),
+            json.dumps(c.flags), c.sentence, c.position)
+
+
+def _flag_row(f: FlagMention) -> tuple[object, ...]:
+    return (f.paper_id, f.flag, f.sentence)
+
+
+def _write(path: Path, claims: list[tuple[object, ...]], flags: list[tuple[object, ...]]) -> None:
     path.unlink(missing_ok=True)
     con = sqlite3.connect(path)
     try:
@@ -55,15 +114,10 @@ def write_claims(path: Path, claims: list[Claim], flags: list[FlagMention]) -> N
         con.close()
 
 
-def _fill(con: sqlite3.Connection, claims: list[Claim], flags: list[FlagMention]) -> None:
+def _fill(con: sqlite3.Connection, claims: list[tuple[object, ...]], flags: list[tuple[object, ...]]) -> None:
     con.executescript(_SCHEMA)
-    con.executemany(
-        f"INSERT INTO claims VALUES ({', '.join('?' * len(_COLUMNS))})",
-        [(c.paper_id, c.method, int(c.own), c.dataset, dataset_family(c.dataset) if c.dataset else "", c.task,
-          c.metric, c.value, c.number, c.magnitude, c.unit, c.direction, c.compared_with, int(c.relative), json.dumps(c.flags),
-          c.sentence, c.position) for c in claims],
-    )
-    con.executemany("INSERT INTO flags VALUES (?, ?, ?)", [(f.paper_id, f.flag, f.sentence) for f in flags])
+    con.executemany(f"INSERT INTO claims VALUES ({', '.join('?' * len(_COLUMNS))})", claims)
+    con.executemany("INSERT INTO flags VALUES (?, ?, ?)", flags)
     con.execute("INSERT INTO meta VALUES ('version', ?)", (CLAIMS_VERSION,))
     con.commit()
 
@@ -91,7 +145,7 @@ class ClaimStore:
     @classmethod
     def in_memory(cls, claims: list[Claim], flags: list[FlagMention]) -> ClaimStore:
         con = sqlite3.connect(":memory:", check_same_thread=False)
-        _fill(con, claims, flags)
+        _fill(con, [_claim_row(c) for c in claims], [_flag_row(f) for f in flags])
         return cls(None, connection=con)
 
     @property

@@ -7,7 +7,8 @@ Layout of `index_dir`::
     gen-<stamp>/chroma/  Chroma PersistentClient (or, with RAG_CHROMA_URL, the collection
                          papers-gen-<stamp> on that server; see rag.vectors)
     gen-<stamp>/bm25/    llama-index BM25Retriever (bm25s)
-    gen-<stamp>/claims.sqlite  result claims (rag.claimstore), rewritten by every ingest
+    gen-<stamp>/claims.sqlite  result claims (rag.claimstore), re-extracted only where a change reaches
+    gen-<stamp>/facts.jsonl, analysis.json  per-paper facts and the lexicon (rag.facts)
     gen-<stamp>/papers.json, manifest.json
 
 An ingest copies the live generation's vectors (the folder, or on a server the unchanged
@@ -32,10 +33,11 @@ from typing import Any
 import numpy as np
 
 from rag.chunkstore import ChunkTable, carry_forward
-from rag.claims import CLAIMS_VERSION
-from rag.claimstore import ClaimStore, build_claims, write_claims
+from rag.claims import CLAIMS_VERSION, Extractor
+from rag.claimstore import ClaimStore, unaffected, write_generation_claims
 from rag.embed import Embedder, get_embedder
 from rag.errors import EmbedderMismatchError, IndexCorruptError, IndexMissingError, RagError
+from rag.facts import Analysis, carry_facts, rules_digest
 from rag.generations import (ReaderLease, hnsw_files_intact, not_writable, private_copy, remove_stale,
                              verify_collection, writable, writer_lock)
 from rag.settings import Settings
@@ -48,6 +50,7 @@ log = logging.getLogger(__name__)
 CLAIMS_FILE = "claims.sqlite"
 CHUNKER_VERSION = "3"  # 3: one chunk per sentence
 Progress = Callable[[str, int, int], None]  # (stage, done, total)
+_DELETE_BATCH = 1000  # papers per Chroma delete (its SQLite allows 32,766 bound variables)
 
 
 # ----------------------------------------------------------------------------- chunking
@@ -69,7 +72,7 @@ def chunk_paper(paper: Paper) -> list[Chunk]:
 
 def collection_digest(papers: list[Paper]) -> str:
     """Every paper with every field (metadata too), in order: equal digests mean nothing to do."""
-    h = hashlib.sha256(f"{CHUNKER_VERSION}:{CLAIMS_VERSION}".encode())
+    h = hashlib.sha256(f"{CHUNKER_VERSION}:{CLAIMS_VERSION}:{rules_digest()}".encode())
     for paper in papers:
         h.update(paper.model_dump_json().encode())
     return h.hexdigest()
@@ -268,10 +271,9 @@ def _fill(target: Vectors, live: Vectors | None, papers: list[Paper], settings: 
     stale = removed + [p.paper_id for p in changed if p.paper_id in old_hashes]
     try:
         collection = target.collection(create=True)
-        if target.server is None:
-            copy = ChromaVectorStore(chroma_collection=collection)
-            for pid in stale:
-                copy.delete(pid)
+        if target.server is None:  # one call per batch of papers, not one per paper
+            for i in range(0, len(stale), _DELETE_BATCH):
+                collection.delete(where={"paper_id": {"$in": stale[i : i + _DELETE_BATCH]}})
         elif live is not None:  # copied by pages, not re-embedded
             copy_vectors(live.collection(), collection, leave_out={*stale, *(p.paper_id for p in changed)})
     except RagError:
@@ -309,9 +311,7 @@ def _fill(target: Vectors, live: Vectors | None, papers: list[Paper], settings: 
     bm25 = BM25Retriever.from_defaults(nodes=_paper_nodes(papers), similarity_top_k=min(settings.candidate_k, len(papers)))
     bm25.persist(str(gen / "bm25"), show_progress=False)  # no "Finding newlines for mmindex" bar
     (gen / "papers.json").write_text(json.dumps([p.model_dump(mode="json") for p in papers]))
-    claims, flags = build_claims(papers)  # rules over every abstract: about a second for 500 papers
-    write_claims(gen / CLAIMS_FILE, claims, flags)
-    stats.claims = len(claims)
+    stats.claims = _analyse(gen, live.gen if live is not None else None, papers, {p.paper_id for p in changed})
     manifest = {
         "embedder": embedder.id, "dim": embedder.dim, "papers": new_hashes, "chunks": stats.chunks,
         "chunker": CHUNKER_VERSION, "claims": CLAIMS_VERSION, "built": time.strftime("%Y-%m-%dT%H:%M:%S"),
@@ -321,6 +321,27 @@ def _fill(target: Vectors, live: Vectors | None, papers: list[Paper], settings: 
         manifest["vectors"] = target.record()
     (gen / "manifest.json").write_text(json.dumps(manifest))
     return stats
+
+
+def _analyse(gen: Path, old_gen: Path | None, papers: list[Paper], changed: set[str]) -> int:
+    """Write the generation's facts, lexicon and claims (rag.facts, rag.claimstore), computing
+    only what the change can affect; returns the number of claims."""
+    old = Analysis.read(old_gen) if old_gen is not None else None
+    analysis = Analysis.of(carry_facts([(p.paper_id, p.title, p.abstract) for p in papers], changed, old))
+    analysis.write(gen)
+    names = analysis.lexicon.names
+    keep: set[str] = set()
+    old_claims = old_gen / CLAIMS_FILE if old_gen is not None else None
+    if old is not None and old_claims is not None and old_claims.exists():
+        store = ClaimStore(old_claims)
+        try:
+            same_extractor = store.version == CLAIMS_VERSION
+        finally:
+            store.close()
+        if same_extractor:
+            keep = {pid for pid in unaffected(papers, old.vocab, analysis.vocab)
+                    if pid not in changed and old.lexicon.names.get(pid) == names.get(pid)}
+    return write_generation_claims(gen / CLAIMS_FILE, papers, Extractor(analysis.vocab), names, old_claims, keep)
 
 
 # ----------------------------------------------------------------------------- reading
@@ -339,6 +360,7 @@ class PaperIndex:
     claims: ClaimStore
     lease: ReaderLease | None = None
     chunks: ChunkTable | None = None  # every vector, memory-mapped (None: an index built before it)
+    analysis: Analysis | None = None  # per-paper facts, lexicon, claim vocabulary (rag.facts)
 
 
 def index_exists(settings: Settings) -> bool:
@@ -399,6 +421,8 @@ def _open_generation(gen: Path, settings: Settings, embedder: Embedder) -> Paper
             count = collection.count()
         claims = ClaimStore.open(where / CLAIMS_FILE, papers)
         table = ChunkTable.read(where)
+        analysis = (Analysis.read(where, [p.paper_id for p in papers])  # an older index: computed now
+                    or Analysis.compute([(p.paper_id, p.title, p.abstract) for p in papers]))
     except RagError:
         raise
     except NotFoundError:
@@ -418,4 +442,5 @@ def _open_generation(gen: Path, settings: Settings, embedder: Embedder) -> Paper
     return PaperIndex(
         papers={p.paper_id: p for p in papers}, collection=collection,
         bm25=bm25, embedder=embedder, manifest=manifest, path=gen, claims=claims, lease=lease, chunks=table,
+        analysis=analysis,
     )

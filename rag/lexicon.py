@@ -39,7 +39,6 @@ _PROPOSED_REACH = 90  # characters after the verb in which the proposed thing is
 _DISTINCT = re.compile(r"[A-Z].*[A-Z0-9]|[a-z][A-Z]|\d")  # CamelCase, caps or digits: a name
 MAX_NAME_DF = 2  # a name that more papers than this give themselves is not distinctive
 MAX_NAME_SHARE = 0.05  # nor one that more than this share of the papers mention
-_WORDS = re.compile(r"[a-z][a-z\-]+")
 
 
 def _initials_match(acronym: str, words: list[str]) -> bool:
@@ -119,7 +118,7 @@ def synonym_groups() -> tuple[tuple[str, ...], ...]:
 
 @dataclass
 class Lexicon:
-    """Corpus statistics and aliases; `Lexicon.build(papers)` once per opened index."""
+    """Corpus statistics and aliases: `Lexicon.build(papers)`, or read from the index (`rag.facts`)."""
 
     n_docs: int
     df: dict[str, int]  # stemmed content term -> papers containing it
@@ -130,33 +129,11 @@ class Lexicon:
 
     @classmethod
     def build(cls, papers: list[tuple[str, str, str]]) -> Lexicon:
-        """From (paper_id, title, abstract) triples."""
-        df: dict[str, int] = {}
-        vocab: dict[str, int] = {}
-        acronyms: dict[str, set[str]] = {}
-        names: dict[str, list[str]] = {}
-        for pid, title, abstract in papers:
-            text = f"{title} {abstract}"
-            for term in content_terms(text):
-                df[term] = df.get(term, 0) + 1
-            for word in set(_WORDS.findall(text.lower())):
-                vocab[word] = vocab.get(word, 0) + 1
-            for acronym, long_form in find_acronyms(text):
-                acronyms.setdefault(acronym.lower(), set()).add(long_form.lower())
-            names[pid] = paper_names(title, abstract)
-        long_forms = {name_key(lf): acr for acr, lfs in acronyms.items() for lf in lfs}
-        # a name identifies a paper only if at most two papers claim it ("CNN" is claimed
-        # by many) and it is not mentioned everywhere
-        claims: dict[str, int] = {}
-        for ns in names.values():
-            for n in set(map(name_key, ns)):
-                claims[n] = claims.get(n, 0) + 1
-        keys = [name_key(f"{title} {abstract}") for _, title, abstract in papers]
-        limit = max(MAX_NAME_DF, int(MAX_NAME_SHARE * len(papers)))
-        generic = {k for k, c in claims.items() if c > MAX_NAME_DF or len(k) <= 3
-                   or sum(1 for text in keys if k in text) > limit}
-        names = {pid: [n for n in ns if name_key(n) not in generic] for pid, ns in names.items()}
-        return cls(n_docs=len(papers), df=df, vocab=vocab, acronyms=acronyms, long_forms=long_forms, names=names)
+        """From (paper_id, title, abstract) triples: the sum of each paper's `rag.facts.PaperFacts`
+        (which an index keeps, so that opening it need not run this)."""
+        from rag.facts import PaperFacts, lexicon_from
+
+        return lexicon_from([PaperFacts.of(*p) for p in papers])
 
     # -- statistics ----------------------------------------------------------------------
     def idf(self, term: str) -> float:

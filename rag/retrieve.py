@@ -17,7 +17,7 @@ import numpy as np
 from rag.errors import IndexCorruptError
 from rag.chunkstore import from_collection
 from rag.index import PaperIndex
-from rag.lexicon import Lexicon
+from rag.facts import Analysis
 from rag.question import QuestionPlan, analyse
 from rag.settings import Settings
 from rag.text import content_terms, mentions, name_key, tokens
@@ -96,15 +96,18 @@ class Retriever:
         self.settings = settings
         self.papers: list[Paper] = list(index.papers.values())
         self._row_of = {p.paper_id: i for i, p in enumerate(self.papers)}
-        self.lexicon = Lexicon.build([(p.paper_id, p.title, p.abstract) for p in self.papers])
-        self._terms = [frozenset(content_terms(f"{p.title} {p.abstract}")) for p in self.papers]
+        analysis = index.analysis or Analysis.compute([(p.paper_id, p.title, p.abstract) for p in self.papers])
+        self.lexicon = analysis.lexicon
+        self.vocab = analysis.vocab  # the collection's metrics and datasets, for result tables
+        facts = [analysis.facts[p.paper_id] for p in self.papers]  # stored at ingest (rag.facts)
+        self._terms = [frozenset(f.terms) for f in facts]
         postings: dict[str, list[int]] = {}
         for row, terms in enumerate(self._terms):
             for t in terms:
                 postings.setdefault(t, []).append(row)
         self._postings = {t: np.array(rows) for t, rows in postings.items()}
-        self._keys = [name_key(f"{p.title} {p.abstract}") for p in self.papers]
-        self._cased_keys = [name_key(f"{p.title} {p.abstract}", cased=True) for p in self.papers]
+        self._keys = [f.key for f in facts]
+        self._cased_keys = [f.cased_key for f in facts]
         self._names = [(self._row_of[pid], n, name_key(n)) for pid, ns in self.lexicon.names.items()
                        if pid in self._row_of for n in ns]
         self._title_rows = {name_key(p.title): i for i, p in enumerate(self.papers)}

@@ -29,7 +29,6 @@ from rag.retrieve import Filters, Mode, Retriever
 from rag.settings import Settings, get_settings
 from rag.table_answer import ClaimTables
 from rag.types import Answer, Claim, Hit, Paper
-from rag.vocabulary import ClaimVocabulary
 
 log = logging.getLogger(__name__)
 
@@ -162,7 +161,7 @@ class RagService:
                 papers = {p.paper_id: p for p in retriever.papers}
                 self._tables = ClaimTables(
                     store=retriever.index.claims, papers=papers,
-                    vocab=ClaimVocabulary.build([p.abstract for p in papers.values()]),
+                    vocab=retriever.vocab,
                     name_of=lambda p: display_name(p, retriever.lexicon),
                 )
             return self._tables

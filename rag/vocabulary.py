@@ -139,6 +139,19 @@ def dataset_family(name: str) -> str:
     return name_key(_FAMILY.sub("", name)).strip() or key
 
 
+def claim_words(text: str) -> tuple[set[str], set[str]]:
+    """What one abstract adds to the mined vocabulary: the short upper-case words written next
+    to its numbers ("28.4 BLEU", "an ITR of 3.1") and the names written before "dataset"."""
+    seen: set[str] = set()
+    for q in quantities(text):
+        before = re.search(r"(\S+)\s+(?:score\s+)?(?:of|=|:)\s*$", text[: q.start])
+        for word in (text[q.end:].split()[:1] + ([before.group(1)] if before else [])):
+            w = word.strip(",.;:()[]")
+            if _ACRONYM.match(w) and w.upper() not in _NOT_METRIC and w.upper()[:-1] not in _NOT_METRIC:
+                seen.add(w.rstrip("s") if w.endswith("s") and w[:-1].isupper() else w)
+    return seen, {m.group(1) for m in _DATASET_BEFORE.finditer(text)}
+
+
 @dataclass
 class ClaimVocabulary:
     """Metrics and datasets of one collection."""
@@ -154,25 +167,29 @@ class ClaimVocabulary:
         near_numbers: Counter[str] = Counter()
         datasets: Counter[str] = Counter()
         for text in abstracts:
-            seen: set[str] = set()
-            for q in quantities(text):
-                before = re.search(r"(\S+)\s+(?:score\s+)?(?:of|=|:)\s*$", text[: q.start])
-                for word in (text[q.end:].split()[:1] + ([before.group(1)] if before else [])):
-                    w = word.strip(",.;:()[]")
-                    if _ACRONYM.match(w) and w.upper() not in _NOT_METRIC and w.upper()[:-1] not in _NOT_METRIC:
-                        seen.add(w.rstrip("s") if w.endswith("s") and w[:-1].isupper() else w)
-            near_numbers.update(seen)
-            datasets.update({m.group(1) for m in _DATASET_BEFORE.finditer(text)})
-        known = [m for m in SEED_METRICS]
+            near, named = claim_words(text)
+            near_numbers.update(near)
+            datasets.update(named)
+        return cls.from_counts(near_numbers, datasets, min_papers=min_papers)
+
+    @classmethod
+    def from_counts(cls, near_numbers: Counter[str], datasets: Counter[str], *, min_papers: int = 2) -> ClaimVocabulary:
+        """From how many papers write each word next to a number / each name before 'dataset'
+        (`claim_words` per paper, summed): what an ingest keeps per paper and adds up."""
         mined_m = sorted(w for w, c in near_numbers.items() if c >= min_papers
-                         and not any(m.pattern.fullmatch(w) for m in known) and not re.match(rf"(?:{_DATASET_SEED})$", w))
-        mined_d = sorted(d for d, c in datasets.items() if not re.match(r"(?:This|The|Our|A|An|Each|Both|All|New|Real)\b", d)
+                         and not any(m.pattern.fullmatch(w) for m in SEED_METRICS) and not re.match(rf"(?:{_DATASET_SEED})$", w))
+        mined_d = sorted(d for d in datasets if not re.match(r"(?:This|The|Our|A|An|Each|Both|All|New|Real)\b", d)
                          and re.search(r"[A-Z].*[A-Z0-9]|\d", d) and (len(d) >= 4 or re.search(r"\d", d))
                          and d.upper() not in _NOT_METRIC)
-        metrics = tuple(known) + tuple(_m(w, re.escape(w), "") for w in mined_m)
-        pattern = "|".join([_DATASET_SEED, *(re.escape(d) for d in sorted(mined_d, key=len, reverse=True))])
-        return cls(metrics=metrics, dataset_pattern=re.compile(rf"(?<![\w-])(?:{pattern})(?![\w-])"),
-                   mined_metrics=tuple(mined_m), mined_datasets=tuple(mined_d))
+        return cls.mined(mined_m, mined_d)
+
+    @classmethod
+    def mined(cls, metrics: list[str] | tuple[str, ...], datasets: list[str] | tuple[str, ...]) -> ClaimVocabulary:
+        """The seed vocabulary plus these mined metric words and dataset names."""
+        pattern = "|".join([_DATASET_SEED, *(re.escape(d) for d in sorted(datasets, key=len, reverse=True))])
+        return cls(metrics=SEED_METRICS + tuple(_m(w, re.escape(w), "") for w in metrics),
+                   dataset_pattern=re.compile(rf"(?<![\w-])(?:{pattern})(?![\w-])"),
+                   mined_metrics=tuple(metrics), mined_datasets=tuple(datasets))
 
     def direction(self, metric: str) -> Direction:
         m = METRIC_BY_NAME.get(metric)

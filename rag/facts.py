@@ -1,0 +1,194 @@
+"""What each paper's text says about the collection's words, computed once per paper at ingest
+and kept in the index generation, so that opening an index adds these up instead of running
+the rules over every abstract again (at 10,000 papers that was 8 s before the first search and
+10 s more before the first table question).
+
+    facts.jsonl    one line per paper, in papers.json order: its `PaperFacts`
+    analysis.json  the collection's `Lexicon` and the mined part of its `ClaimVocabulary`
+
+An ingest computes facts only for new or changed papers and carries the others' lines forward
+(`carry_facts`); the collection-wide parts are sums over the papers' facts (`lexicon_from`,
+`claim_vocabulary_from`), cheap next to the rules. An index without these files (built before
+them) or by other rules (`rules_digest`: the rule modules' source) gets them computed in
+memory at open, as before, and its next ingest computes them anew.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, fields
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from rag.lexicon import MAX_NAME_DF, MAX_NAME_SHARE, Lexicon, find_acronyms, paper_names
+from rag.text import content_terms, name_key
+from rag.vocabulary import ClaimVocabulary, claim_words
+
+FACTS = "facts.jsonl"
+ANALYSIS = "analysis.json"
+_RAG = Path(__file__).parent
+_RULES = ("facts.py", "text.py", "lexicon.py", "vocabulary.py", "quantities.py", "claims.py", "question.py",
+          "types.py", "assets/synonyms.json")
+_WORDS = re.compile(r"[a-z][a-z\-]+")  # the surface words spelling correction knows
+
+
+@dataclass(frozen=True)
+class PaperFacts:
+    """One paper's contribution to the collection's statistics and names."""
+
+    paper_id: str
+    terms: tuple[str, ...]  # stemmed content terms of title + abstract (BM25's tokeniser)
+    words: tuple[str, ...]  # lower-cased surface words (the spelling-correction vocabulary)
+    acronyms: tuple[tuple[str, str], ...]  # (acronym, long form) defined in the text
+    names: tuple[str, ...]  # the names it gives itself, before the collection-wide filter
+    key: str  # name_key of title + abstract
+    cased_key: str  # the same, case kept (acronyms match case-sensitively)
+    near_numbers: tuple[str, ...]  # ClaimVocabulary: words written next to its numbers
+    datasets: tuple[str, ...]  # ClaimVocabulary: names written before "dataset"
+
+    @classmethod
+    def of(cls, paper_id: str, title: str, abstract: str) -> PaperFacts:
+        text = f"{title} {abstract}"
+        near, datasets = claim_words(abstract)
+        return cls(paper_id=paper_id, terms=tuple(sorted(content_terms(text))),
+                   words=tuple(sorted(set(_WORDS.findall(text.lower())))),
+                   acronyms=tuple(find_acronyms(text)), names=tuple(paper_names(title, abstract)),
+                   key=name_key(text), cased_key=name_key(text, cased=True),
+                   near_numbers=tuple(sorted(near)), datasets=tuple(sorted(datasets)))
+
+    def to_json(self) -> dict[str, Any]:
+        return {f.name: getattr(self, f.name) for f in fields(self)}  # not asdict: it deep-copies every string
+
+    @classmethod
+    def from_json(cls, d: dict[str, Any]) -> PaperFacts:
+        return cls(paper_id=d["paper_id"], terms=tuple(d["terms"]), words=tuple(d["words"]),
+                   acronyms=tuple((a, lf) for a, lf in d["acronyms"]), names=tuple(d["names"]), key=d["key"],
+                   cased_key=d["cased_key"], near_numbers=tuple(d["near_numbers"]), datasets=tuple(d["datasets"]))
+
+
+def lexicon_from(facts: Sequence[PaperFacts]) -> Lexicon:
+    """The collection's Lexicon as a sum over its papers' facts (what `Lexicon.build` gives)."""
+    df: Counter[str] = Counter()
+    vocab: Counter[str] = Counter()
+    acronyms: dict[str, set[str]] = {}
+    for f in facts:
+        df.update(f.terms)
+        vocab.update(f.words)
+        for acronym, long_form in f.acronyms:
+            acronyms.setdefault(acronym.lower(), set()).add(long_form.lower())
+    long_forms = {name_key(lf): acr for acr, lfs in acronyms.items() for lf in lfs}
+    generic = _generic_names(facts)
+    names = {f.paper_id: [n for n in f.names if name_key(n) not in generic] for f in facts}
+    return Lexicon(n_docs=len(facts), df=dict(df), vocab=dict(vocab), acronyms=acronyms, long_forms=long_forms,
+                   names=names)
+
+
+def _generic_names(facts: Sequence[PaperFacts]) -> set[str]:
+    """Name keys that do not identify a paper: claimed by more than MAX_NAME_DF papers, three
+    letters or fewer, or mentioned by more than MAX_NAME_SHARE of the papers. A key is matched
+    as whole pieces, so only the papers holding its rarest piece can mention it: a key whose
+    rarest piece is in few enough papers is kept without looking, the others are counted among
+    those papers (from a piece -> papers map), not among every paper."""
+    claims: Counter[str] = Counter()
+    for f in facts:
+        claims.update(set(map(name_key, f.names)))
+    generic = {k for k, c in claims.items() if c > MAX_NAME_DF or len(k) <= 3}
+    limit = max(MAX_NAME_DF, int(MAX_NAME_SHARE * len(facts)))
+    wanted = {piece for k in claims if k not in generic for piece in k.split()}
+    holders: dict[str, list[int]] = {piece: [] for piece in wanted}
+    for row, f in enumerate(facts):
+        for piece in wanted.intersection(f.key.split()):
+            holders[piece].append(row)
+    for k in claims:
+        if k in generic:
+            continue
+        rows = min((holders[piece] for piece in k.split()), key=len)
+        if len(rows) > limit and sum(1 for r in rows if k in facts[r].key) > limit:
+            generic.add(k)
+    return generic
+
+
+def claim_vocabulary_from(facts: Iterable[PaperFacts]) -> ClaimVocabulary:
+    near: Counter[str] = Counter()
+    datasets: Counter[str] = Counter()
+    for f in facts:
+        near.update(f.near_numbers)
+        datasets.update(f.datasets)
+    return ClaimVocabulary.from_counts(near, datasets)
+
+
+# ----------------------------------------------------------------------------- on disk
+@lru_cache(maxsize=1)
+def rules_digest() -> str:
+    """A digest of the code and data the facts and claims are computed by: stored ones are used
+    only when it is unchanged, so editing a rule never leaves an index answering by the old one."""
+    h = hashlib.sha256()
+    for name in _RULES:
+        h.update(name.encode() + b"\0" + (_RAG / name).read_bytes())
+    return h.hexdigest()[:16]
+
+
+@dataclass
+class Analysis:
+    """A collection's per-paper facts, its lexicon and its claim vocabulary."""
+
+    facts: dict[str, PaperFacts]
+    lexicon: Lexicon
+    vocab: ClaimVocabulary
+
+    @classmethod
+    def of(cls, facts: Sequence[PaperFacts]) -> Analysis:
+        return cls({f.paper_id: f for f in facts}, lexicon_from(facts), claim_vocabulary_from(facts))
+
+    @classmethod
+    def compute(cls, papers: Sequence[tuple[str, str, str]]) -> Analysis:
+        """From (paper_id, title, abstract): what an ingest writes, computed now."""
+        return cls.of([PaperFacts.of(*p) for p in papers])
+
+    def write(self, gen: Path) -> None:
+        """Into a generation, facts in the order given by the collection (dict order)."""
+        with open(gen / FACTS, "w", encoding="utf-8") as out:
+            for f in self.facts.values():
+                out.write(json.dumps(f.to_json(), ensure_ascii=False) + "\n")
+        lx = self.lexicon
+        (gen / ANALYSIS).write_text(json.dumps({
+            "rules": rules_digest(),
+            "lexicon": {"n_docs": lx.n_docs, "df": lx.df, "vocab": lx.vocab,
+                        "acronyms": {a: sorted(lfs) for a, lfs in lx.acronyms.items()},
+                        "long_forms": lx.long_forms, "names": lx.names},
+            "claim_vocabulary": {"metrics": list(self.vocab.mined_metrics), "datasets": list(self.vocab.mined_datasets)},
+        }, ensure_ascii=False), encoding="utf-8")
+
+    @classmethod
+    def read(cls, gen: Path, order: Sequence[str] | None = None) -> Analysis | None:
+        """A generation's stored analysis when it is whole, written by these rules and (given
+        `order`) of exactly those papers; else None (the caller computes what it needs)."""
+        try:
+            head = json.loads((gen / ANALYSIS).read_text(encoding="utf-8"))
+            if head.get("rules") != rules_digest():
+                return None
+            with open(gen / FACTS, encoding="utf-8") as f:
+                facts = {d["paper_id"]: PaperFacts.from_json(d) for d in map(json.loads, f)}
+            lx, cv = head["lexicon"], head["claim_vocabulary"]
+            lexicon = Lexicon(n_docs=lx["n_docs"], df=lx["df"], vocab=lx["vocab"],
+                              acronyms={a: set(lfs) for a, lfs in lx["acronyms"].items()},
+                              long_forms=lx["long_forms"], names=lx["names"])
+            vocab = ClaimVocabulary.mined(cv["metrics"], cv["datasets"])
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
+        if order is not None and (len(facts) != len(order) or any(pid not in facts for pid in order)):
+            return None
+        return cls(facts, lexicon, vocab)
+
+
+def carry_facts(papers: Sequence[tuple[str, str, str]], changed: set[str], old: Analysis | None) -> list[PaperFacts]:
+    """Every paper's facts in order: carried forward from the `old` analysis for papers not in
+    `changed`, computed for the rest (and for any the old analysis lacks)."""
+    known = old.facts if old is not None else {}
+    return [known[pid] if pid not in changed and pid in known else PaperFacts.of(pid, title, abstract)
+            for pid, title, abstract in papers]

@@ -1,0 +1,143 @@
+"""Per-paper facts kept in the index (rag.facts): an ingest computes them, and the claims, only
+for what a change reaches, and the result is exactly what computing everything gives; opening an
+index reads them instead of running the rules over every abstract."""
+
+from __future__ import annotations
+
+import gc
+
+import pytest
+
+from rag.claims import Extractor
+from rag.claimstore import ClaimStore, build_claims
+from rag.facts import ANALYSIS, Analysis, PaperFacts
+from rag.index import ingest, open_index
+from rag.retrieve import Retriever
+from rag.text import split_sentences
+from rag.types import Paper
+from tests.conftest import make_settings
+from tests.fakes import HashEmbedder
+
+
+def _paper(title: str, abstract: str) -> Paper:
+    return Paper(paper_id="-".join(title.lower().split()), title=title, abstracts=[abstract])
+
+
+# X reports a "ZQM" once: one paper is not enough for ZQM to be a metric of the collection.
+# W proposes WqNet; while it is the only paper to, "WqNet" is W's name in its claims.
+X = _paper("Zebra Quilting Models", "We study quilting. Our model reaches a ZQM of 71.2 on the QuiltSet benchmark.")
+W = _paper("Quilt Networks for Fabric",
+           "We propose WqNet, a quilt network. Our method reaches 80.1% top-1 accuracy on ImageNet.")
+# later: a second paper writes ZQM next to a number (now a mined metric), and three more
+# propose a WqNet (now a generic name, not W's)
+Y = _paper("Another Quilting Study", "Stitches matter. Our baseline gets a ZQM of 64.0 on QuiltSet.")
+WQ = [_paper(f"WqNet Variant {i}", f"We propose WqNet, a variant number {i}. It is fast.") for i in range(3)]
+
+
+def _rotated(p: Paper) -> Paper:
+    s = split_sentences(p.abstract)
+    return p.model_copy(update={"abstracts": [" ".join(s[1:] + s[:1])]})
+
+
+def _stored(settings):
+    idx = open_index(settings, embedder=HashEmbedder())
+    gen = idx.path
+    claims, flags = idx.claims.all(), [f for pid in idx.papers for f in idx.claims.flags(pid)]
+    del idx
+    gc.collect()
+    return gen, claims, flags
+
+
+def _same_analysis(a: Analysis, b: Analysis) -> None:
+    assert list(a.facts) == list(b.facts) and a.facts == b.facts
+    assert a.lexicon == b.lexicon
+    assert (a.vocab.mined_metrics, a.vocab.mined_datasets) == (b.vocab.mined_metrics, b.vocab.mined_datasets)
+
+
+def _triples(papers):
+    return [(p.paper_id, p.title, p.abstract) for p in papers]
+
+
+def test_an_incremental_ingest_computes_only_what_a_change_reaches_and_equals_a_full_build(tmp_path, corpus,
+                                                                                          monkeypatch):
+    s = make_settings(tmp_path)
+    first = [*corpus.papers[:60], X, W]
+    ingest(first, s, embedder=HashEmbedder())
+    gen, claims, flags = _stored(s)
+    _same_analysis(Analysis.read(gen, [p.paper_id for p in first]), Analysis.compute(_triples(first)))
+    assert (claims, flags) == build_claims(first)
+    assert not any(c.metric == "ZQM" for c in claims)
+
+    computed: list[str] = []
+    extracted: list[str] = []
+    of, extract = PaperFacts.of.__func__, Extractor.extract
+    monkeypatch.setattr(PaperFacts, "of", classmethod(lambda cls, pid, *a: (computed.append(pid), of(cls, pid, *a))[1]))
+    monkeypatch.setattr(Extractor, "extract", lambda self, pid, *a: (extracted.append(pid), extract(self, pid, *a))[1])
+    second = [*(_rotated(p) if i in (3, 7) else p for i, p in enumerate(corpus.papers[:60]) if i != 5), X, W, Y, *WQ]
+    stats = ingest(second, s, embedder=HashEmbedder())
+    assert (stats.added, stats.updated, stats.removed) == (4, 2, 1)
+    new_ids = {Y.paper_id, *(p.paper_id for p in WQ), corpus.papers[3].paper_id, corpus.papers[7].paper_id}
+    assert set(computed) == new_ids and len(computed) == len(new_ids)  # every other paper's facts carried forward
+    # re-extracted: the new and changed papers, X (ZQM is now a metric) and W (WqNet no longer its name)
+    assert {X.paper_id, W.paper_id} | new_ids <= set(extracted) and len(extracted) < len(second) // 2
+    monkeypatch.undo()
+
+    gen, claims, flags = _stored(s)
+    _same_analysis(Analysis.read(gen, [p.paper_id for p in second]), Analysis.compute(_triples(second)))
+    assert (claims, flags) == build_claims(second)  # exactly what extracting every paper gives
+    assert any(c.metric == "ZQM" and c.paper_id == X.paper_id for c in claims)
+    was = [c for c in build_claims(first)[0] if c.paper_id == W.paper_id]
+    assert was != [c for c in claims if c.paper_id == W.paper_id]  # W's claims did change with its names
+
+
+def test_opening_reads_the_stored_analysis_and_an_index_without_it_still_opens(tmp_path, corpus, monkeypatch):
+    s = make_settings(tmp_path)
+    papers = corpus.papers[:40]
+    ingest(papers, s, embedder=HashEmbedder())
+    expected = Analysis.compute(_triples(papers))
+
+    def refuse(*a, **k):
+        raise AssertionError("the rules ran at open")
+
+    with monkeypatch.context() as m:
+        m.setattr(PaperFacts, "of", classmethod(refuse))
+        idx = open_index(s, embedder=HashEmbedder())
+        retriever = Retriever(idx, s)
+    _same_analysis(idx.analysis, expected)
+    assert retriever.lexicon == expected.lexicon
+    assert retriever.paper_key(papers[0].paper_id) == expected.facts[papers[0].paper_id].key
+    del retriever, idx
+    gc.collect()
+
+    # an index written before the analysis files (or by other rules): computed at open, same result
+    gen = s.index_dir / (s.index_dir / "CURRENT").read_text()
+    (gen / ANALYSIS).unlink()
+    idx = open_index(s, embedder=HashEmbedder())
+    _same_analysis(idx.analysis, expected)
+
+
+@pytest.mark.parametrize("damage", ["truncated", "other rules"])
+def test_a_stored_analysis_that_does_not_fit_is_not_used(tmp_path, corpus, damage):
+    import json
+
+    s = make_settings(tmp_path)
+    papers = corpus.papers[:20]
+    ingest(papers, s, embedder=HashEmbedder())
+    gen = s.index_dir / (s.index_dir / "CURRENT").read_text()
+    if damage == "truncated":
+        lines = (gen / "facts.jsonl").read_text().splitlines()
+        (gen / "facts.jsonl").write_text("\n".join(lines[:-1]) + "\n")
+    else:
+        head = json.loads((gen / ANALYSIS).read_text())
+        head["rules"] = "0" * 16
+        (gen / ANALYSIS).write_text(json.dumps(head))
+    assert Analysis.read(gen, [p.paper_id for p in papers]) is None
+    _same_analysis(open_index(s, embedder=HashEmbedder()).analysis, Analysis.compute(_triples(papers)))
+    # and the next ingest (here with one paper changed) computes every paper's facts anew
+    stats = ingest([_rotated(papers[0]), *papers[1:]], s, embedder=HashEmbedder())
+    assert stats.updated == 1
+    gen = s.index_dir / (s.index_dir / "CURRENT").read_text()
+    changed = [_rotated(papers[0]), *papers[1:]]
+    _same_analysis(Analysis.read(gen, [p.paper_id for p in changed]), Analysis.compute(_triples(changed)))
+    store = ClaimStore(gen / "claims.sqlite")
+    assert store.all() == build_claims(changed)[0]
