@@ -8,8 +8,10 @@ EvidenceStore: sentences, their vectors, term statistics.
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from collections import OrderedDict
 from dataclasses import dataclass
+from itertools import accumulate
 from typing import Any, Literal
 
 import numpy as np
@@ -20,11 +22,12 @@ from rag.index import PaperIndex
 from rag.facts import Analysis
 from rag.question import QuestionPlan, analyse
 from rag.settings import Settings
-from rag.text import content_terms, mentions, name_key, tokens
+from rag.text import content_terms, name_key, tokens
 from rag.types import Hit, Paper, Why
 
 Mode = Literal["hybrid", "dense", "lexical", "rrf"]  # dense / lexical / rrf: plain baselines on the raw question
 _EMPTY = np.zeros(0, dtype=int)
+_MENTION_CACHE = 4096  # terms whose corpus-wide mention count a Retriever keeps
 
 
 @dataclass(frozen=True)
@@ -111,6 +114,8 @@ class Retriever:
         self._names = [(self._row_of[pid], n, name_key(n)) for pid, ns in self.lexicon.names.items()
                        if pid in self._row_of for n in ns]
         self._title_rows = {name_key(p.title): i for i, p in enumerate(self.papers)}
+        self._joined_keys: dict[bool, tuple[str, list[int]]] = {}
+        self._mention_counts: dict[str, int] = {}
         self._load_vectors()
         self._bm25 = index.bm25  # bm25s, called directly
         self._bm25_rows = np.array([self._row_of.get(d["node_id"], -1) for d in self._bm25.corpus])
@@ -125,7 +130,8 @@ class Retriever:
                 table = from_collection(self.index.collection, [p.paper_id for p in self.papers], self.index.embedder.dim)
             except Exception as exc:  # noqa: BLE001 - a damaged vector file: say so, not a traceback
                 raise IndexCorruptError(str(self.settings.index_dir), f"{type(exc).__name__}: {exc}") from None
-        self._sentences: list[list[Sentence]] = [[] for _ in self.papers]
+        self._texts: list[list[str]] = [[] for _ in self.papers]  # per paper: title, then its sentences
+        self._sentences: dict[int, list[Sentence]] = {}  # made when a paper is first read, not for every paper
         self._title_row = np.full(len(self.papers), -1)
         pieces: list[Any] = []
         owners: list[np.ndarray] = []
@@ -139,7 +145,7 @@ class Retriever:
             pieces.append(table.rows(paper.paper_id))
             owners.append(np.full(len(texts), prow))
             self._title_row[prow] = row  # position 0 is the title
-            self._sentences[prow] = [Sentence(t, row + k, k) for k, t in enumerate(texts) if k > 0]
+            self._texts[prow] = texts
             row += len(texts)
         self._vecs = (np.asarray(table.vectors) if in_place and table.vectors.shape[0] == row
                       else np.concatenate(pieces) if pieces else np.zeros((0, self.index.embedder.dim), np.float32))
@@ -157,7 +163,14 @@ class Retriever:
 
     def sentences(self, paper_id: str) -> list[Sentence]:
         """The paper's abstract sentences as indexed, in order."""
-        return self._sentences[self._row_of[paper_id]]
+        return self._paper_sentences(self._row_of[paper_id])
+
+    def _paper_sentences(self, row: int) -> list[Sentence]:
+        got = self._sentences.get(row)
+        if got is None:  # two threads may both make it: the same list either way
+            start = int(self._title_row[row])
+            got = self._sentences[row] = [Sentence(t, start + k, k) for k, t in enumerate(self._texts[row]) if k > 0]
+        return got
 
     def sentence_similarities(self, qvec: np.ndarray, paper_id: str) -> np.ndarray:
         rows = [s.row for s in self.sentences(paper_id)]
@@ -179,10 +192,34 @@ class Retriever:
         return self._cased_keys[row] if cased else self._keys[row]
 
     def corpus_mentions(self, term: str) -> int:
-        """How many papers mention `term` as whole words (acronyms case-sensitively)."""
+        """How many papers mention `term` as whole words (acronyms case-sensitively): what
+        `mentions` says of each paper, found by searching every paper's key at once."""
+        got = self._mention_counts.get(term)
+        if got is None:
+            got = self._count_mentions(term)
+            if len(self._mention_counts) >= _MENTION_CACHE:
+                self._mention_counts.pop(next(iter(self._mention_counts)))
+            self._mention_counts[term] = got
+        return got
+
+    def _count_mentions(self, term: str) -> int:
         cased = term.isupper()
-        keys = self._cased_keys if cased else self._keys
-        return sum(1 for k in keys if mentions(k, term, cased=cased))
+        key = name_key(term, cased=cased)
+        if not key.strip():
+            return 0
+        if cased not in self._joined_keys:  # every key, NUL-separated (a key never holds one)
+            keys = self._cased_keys if cased else self._keys
+            self._joined_keys[cased] = ("\0".join(keys), list(accumulate((len(k) + 1 for k in keys[:-1]), initial=0)))
+        text, starts = self._joined_keys[cased]
+        forms = {key, key[:-1] + "s "} | ({key[:-2] + " "} if key.endswith("s ") and len(key) > 4 else set())
+        rows: set[int] = set()
+        for form in forms:  # the same three forms `mentions` tries
+            at = text.find(form)
+            while at >= 0:
+                row = bisect_right(starts, at) - 1
+                rows.add(row)
+                at = text.find(form, starts[row + 1]) if row + 1 < len(starts) else -1
+        return len(rows)
 
     def embed_query(self, query: str) -> np.ndarray:
         """The query vector (a small cache: retrieval and the answerer embed once)."""
@@ -311,7 +348,7 @@ class Retriever:
 
     def _hit(self, row: int, sig: Signals, plan: QuestionPlan, qvec: np.ndarray) -> Hit:
         paper = self.papers[row]
-        sentences = self._sentences[row]
+        sentences = self._paper_sentences(row)
         sims = self.sentence_similarities(qvec, paper.paper_id)
         best = int(np.argmax(sims)) if len(sims) else -1
         snippet = sentences[best].text if best >= 0 else paper.abstracts[0][:300]

@@ -67,3 +67,22 @@ def test_an_answer_embeds_its_question_once(service, monkeypatch):
     plan = service.plan("How does HarDNet compare with DenseNet-264 in inference time?")
     service.ask(plan.question)
     assert len(embedded) == len(set(embedded)) == 1 + len(plan.items)
+
+
+def test_corpus_mentions_counts_the_papers_mentions_says_mention_the_term(service):
+    """Counted by one search over every paper's key at once; the same count as asking
+    `mentions` of each paper, at the first and last paper too (the ends of the joined keys)."""
+    from rag.text import mentions, name_key
+
+    r = service.retriever
+    first, last = r.papers[0], r.papers[-1]
+    edge = [w for p in (first, last) for w in (p.title.split()[0], p.abstract.split()[-1].strip("."))]
+    terms = ["CNN", "CNNs", "ResNet-50", "ResNet50", "transformer", "transformers", "ImageNet", "BERT", "GANs",
+             "self-attention", "BLEU", "pruning", "Mixture of Experts", first.title, last.title, "zzqx", "", "—",
+             *edge]
+    for term in terms:
+        cased = term.isupper()
+        want = sum(1 for p in r.papers if mentions(name_key(f"{p.title} {p.abstract}", cased=cased), term, cased=cased))
+        assert r.corpus_mentions(term) == want, term
+        assert r.corpus_mentions(term) == want, term  # and again, from its cache
+    assert r.corpus_mentions("CNN") > 3 and r.corpus_mentions(last.title) >= 1
