@@ -5,6 +5,7 @@ the rules over every abstract again (at 10,000 papers that was 8 s before the fi
 
     facts.jsonl    one line per paper, in papers.json order: its `PaperFacts`
     analysis.json  the collection's `Lexicon` and the mined part of its `ClaimVocabulary`
+    postings.npz   term -> rows of the papers holding it (the coverage signal's postings)
 
 An ingest computes facts only for new or changed papers and carries the others' lines forward
 (`carry_facts`); the collection-wide parts are sums over the papers' facts (`lexicon_from`,
@@ -20,10 +21,12 @@ import json
 import re
 from collections import Counter
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 from rag.lexicon import MAX_NAME_DF, MAX_NAME_SHARE, Lexicon, find_acronyms, paper_names
 from rag.text import content_terms, name_key
@@ -31,6 +34,7 @@ from rag.vocabulary import ClaimVocabulary, claim_words
 
 FACTS = "facts.jsonl"
 ANALYSIS = "analysis.json"
+POSTINGS = "postings.npz"
 _RAG = Path(__file__).parent
 _RULES = ("facts.py", "text.py", "lexicon.py", "vocabulary.py", "quantities.py", "claims.py", "question.py",
           "types.py", "assets/synonyms.json")
@@ -140,6 +144,18 @@ class Analysis:
     facts: dict[str, PaperFacts]
     lexicon: Lexicon
     vocab: ClaimVocabulary
+    stored_postings: dict[str, np.ndarray] | None = field(default=None, repr=False, compare=False)
+
+    def postings(self) -> dict[str, np.ndarray]:
+        """Term -> the rows (in facts order) of the papers holding it: read from the generation,
+        or made from the facts once."""
+        if self.stored_postings is None:
+            rows: dict[str, list[int]] = {}
+            for row, f in enumerate(self.facts.values()):
+                for term in f.terms:
+                    rows.setdefault(term, []).append(row)
+            self.stored_postings = {t: np.array(r, dtype=np.int64) for t, r in rows.items()}
+        return self.stored_postings
 
     @classmethod
     def of(cls, facts: Sequence[PaperFacts]) -> Analysis:
@@ -155,9 +171,14 @@ class Analysis:
         with open(gen / FACTS, "w", encoding="utf-8") as out:
             for f in self.facts.values():
                 out.write(json.dumps(f.to_json(), ensure_ascii=False) + "\n")
+        postings = self.postings()
+        lengths = np.array([len(r) for r in postings.values()], dtype=np.int64)
+        rows = np.concatenate(list(postings.values())) if postings else np.zeros(0, np.int64)
+        np.savez(gen / POSTINGS, indptr=np.r_[0, np.cumsum(lengths)], rows=rows)
         lx = self.lexicon
         (gen / ANALYSIS).write_text(json.dumps({
             "rules": rules_digest(),
+            "postings_terms": list(postings),
             "lexicon": {"n_docs": lx.n_docs, "df": lx.df, "vocab": lx.vocab,
                         "acronyms": {a: sorted(lfs) for a, lfs in lx.acronyms.items()},
                         "long_forms": lx.long_forms, "names": lx.names},
@@ -179,11 +200,17 @@ class Analysis:
                               acronyms={a: set(lfs) for a, lfs in lx["acronyms"].items()},
                               long_forms=lx["long_forms"], names=lx["names"])
             vocab = ClaimVocabulary.mined(cv["metrics"], cv["datasets"])
+            with np.load(gen / POSTINGS) as saved:
+                indptr, rows = saved["indptr"], saved["rows"]
+            terms = head["postings_terms"]
         except (OSError, ValueError, KeyError, TypeError):
             return None
-        if order is not None and (len(facts) != len(order) or any(pid not in facts for pid in order)):
+        if order is not None and list(facts) != list(order):
             return None
-        return cls(facts, lexicon, vocab)
+        if len(indptr) != len(terms) + 1 or indptr[-1] != len(rows) or (len(rows) and rows.max() >= len(facts)):
+            return None
+        postings = {t: rows[indptr[i] : indptr[i + 1]] for i, t in enumerate(terms)}
+        return cls(facts, lexicon, vocab, postings)
 
 
 def carry_facts(papers: Sequence[tuple[str, str, str]], changed: set[str], old: Analysis | None) -> list[PaperFacts]:

@@ -104,11 +104,7 @@ class Retriever:
         self.vocab = analysis.vocab  # the collection's metrics and datasets, for result tables
         facts = [analysis.facts[p.paper_id] for p in self.papers]  # stored at ingest (rag.facts)
         self._terms = [frozenset(f.terms) for f in facts]
-        postings: dict[str, list[int]] = {}
-        for row, terms in enumerate(self._terms):
-            for t in terms:
-                postings.setdefault(t, []).append(row)
-        self._postings = {t: np.array(rows) for t, rows in postings.items()}
+        self._postings = analysis.postings()  # rows in facts order, which is this order (Analysis.read checks)
         self._keys = [f.key for f in facts]
         self._cased_keys = [f.cased_key for f in facts]
         self._names = [(self._row_of[pid], n, name_key(n)) for pid, ns in self.lexicon.names.items()

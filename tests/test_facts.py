@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import gc
 
+import numpy as np
 import pytest
 
 from rag.claims import Extractor
@@ -52,6 +53,8 @@ def _same_analysis(a: Analysis, b: Analysis) -> None:
     assert list(a.facts) == list(b.facts) and a.facts == b.facts
     assert a.lexicon == b.lexicon
     assert (a.vocab.mined_metrics, a.vocab.mined_datasets) == (b.vocab.mined_metrics, b.vocab.mined_datasets)
+    pa, pb = a.postings(), b.postings()
+    assert list(pa) == list(pb) and all(np.array_equal(pa[t], pb[t]) for t in pa)
 
 
 def _triples(papers):
@@ -106,6 +109,7 @@ def test_opening_reads_the_stored_analysis_and_an_index_without_it_still_opens(t
     _same_analysis(idx.analysis, expected)
     assert retriever.lexicon == expected.lexicon
     assert retriever.paper_key(papers[0].paper_id) == expected.facts[papers[0].paper_id].key
+    assert Analysis.read(idx.path, list(idx.papers)).stored_postings is not None  # read, not made at open
     del retriever, idx
     gc.collect()
 
@@ -116,7 +120,7 @@ def test_opening_reads_the_stored_analysis_and_an_index_without_it_still_opens(t
     _same_analysis(idx.analysis, expected)
 
 
-@pytest.mark.parametrize("damage", ["truncated", "other rules"])
+@pytest.mark.parametrize("damage", ["truncated", "other rules", "postings"])
 def test_a_stored_analysis_that_does_not_fit_is_not_used(tmp_path, corpus, damage):
     import json
 
@@ -127,6 +131,9 @@ def test_a_stored_analysis_that_does_not_fit_is_not_used(tmp_path, corpus, damag
     if damage == "truncated":
         lines = (gen / "facts.jsonl").read_text().splitlines()
         (gen / "facts.jsonl").write_text("\n".join(lines[:-1]) + "\n")
+    elif damage == "postings":  # rows that do not add up to what the term list says
+        with np.load(gen / "postings.npz") as saved:
+            np.savez(gen / "postings.npz", indptr=saved["indptr"], rows=saved["rows"][:-1])
     else:
         head = json.loads((gen / ANALYSIS).read_text())
         head["rules"] = "0" * 16
