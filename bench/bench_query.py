@@ -90,6 +90,7 @@ def main() -> None:
         "import the CLI's modules (s)": ["-c", "import rag.__main__, rag.service"],
         "cold `search densenet` (s)": ["-m", "rag", "search", "densenet", *common],
         "cold `ask` (s)": ["-m", "rag", "ask", "what is densenet?", *common],
+        "cold table `ask` (s)": ["-m", "rag", "ask", "Which methods report top-1 accuracy on ImageNet?", *common],
     }
     qs = [json.loads(line)["question"] for line in (ROOT / "eval" / "dev.jsonl").read_text().splitlines()
           if line.strip()][: args.questions]

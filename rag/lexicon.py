@@ -1,4 +1,5 @@
-"""What the collection itself knows about its words, built once when the index opens:
+"""What the collection itself knows about its words, summed from per-paper facts that ingest
+keeps in the index (`rag.facts`; built here for an index without them):
 document frequencies, the corpus vocabulary (for spelling correction), acronyms with
 their long forms as the abstracts define them ("neural architecture search (NAS)"), each
 paper's own name ("ZeroQ", "Dense Convolutional Network (DenseNet)"), and the curated

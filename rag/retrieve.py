@@ -11,6 +11,7 @@ from __future__ import annotations
 from bisect import bisect_right
 from collections import OrderedDict
 from dataclasses import dataclass
+from functools import lru_cache
 from itertools import accumulate
 from typing import Any, Literal
 
@@ -111,7 +112,7 @@ class Retriever:
                        if pid in self._row_of for n in ns]
         self._title_rows = {name_key(p.title): i for i, p in enumerate(self.papers)}
         self._joined_keys: dict[bool, tuple[str, list[int]]] = {}
-        self._mention_counts: dict[str, int] = {}
+        self._mention_count = lru_cache(maxsize=_MENTION_CACHE)(self._count_mentions)  # thread-safe
         self._load_vectors()
         self._bm25 = index.bm25  # bm25s, called directly
         self._bm25_rows = np.array([self._row_of.get(d["node_id"], -1) for d in self._bm25.corpus])
@@ -190,13 +191,7 @@ class Retriever:
     def corpus_mentions(self, term: str) -> int:
         """How many papers mention `term` as whole words (acronyms case-sensitively): what
         `mentions` says of each paper, found by searching every paper's key at once."""
-        got = self._mention_counts.get(term)
-        if got is None:
-            got = self._count_mentions(term)
-            if len(self._mention_counts) >= _MENTION_CACHE:
-                self._mention_counts.pop(next(iter(self._mention_counts)))
-            self._mention_counts[term] = got
-        return got
+        return self._mention_count(term)
 
     def _count_mentions(self, term: str) -> int:
         cased = term.isupper()
