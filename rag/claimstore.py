@@ -59,7 +59,14 @@ def unaffected(papers: list[Paper], old: ClaimVocabulary, new: ClaimVocabulary) 
     that matches nowhere in a text changes nothing the extractor finds there)."""
     moved = {w.lower() for w in set(old.mined_metrics) ^ set(new.mined_metrics)}
     moved |= {d.lower() for d in set(old.mined_datasets) ^ set(new.mined_datasets)}
-    return {p.paper_id for p in papers if not any(w in p.abstract.lower() for w in moved)}
+    if not moved:
+        return {p.paper_id for p in papers}
+    kept: set[str] = set()
+    for p in papers:
+        text = p.abstract.lower()  # once per paper, not once per moved word
+        if not any(w in text for w in moved):
+            kept.add(p.paper_id)
+    return kept
 
 
 def write_generation_claims(path: Path, papers: list[Paper], extractor: Extractor, names: dict[str, list[str]],

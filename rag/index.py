@@ -358,9 +358,9 @@ class PaperIndex:
     manifest: dict[str, Any]
     path: Path
     claims: ClaimStore
+    analysis: Analysis  # per-paper facts, lexicon, claim vocabulary (rag.facts)
     lease: ReaderLease | None = None
     chunks: ChunkTable | None = None  # every vector, memory-mapped (None: an index built before it)
-    analysis: Analysis | None = None  # per-paper facts, lexicon, claim vocabulary (rag.facts)
 
 
 def index_exists(settings: Settings) -> bool:

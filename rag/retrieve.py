@@ -20,7 +20,6 @@ import numpy as np
 from rag.errors import IndexCorruptError
 from rag.chunkstore import from_collection
 from rag.index import PaperIndex
-from rag.facts import Analysis
 from rag.question import QuestionPlan, analyse
 from rag.settings import Settings
 from rag.text import content_terms, name_key, tokens
@@ -100,7 +99,7 @@ class Retriever:
         self.settings = settings
         self.papers: list[Paper] = list(index.papers.values())
         self._row_of = {p.paper_id: i for i, p in enumerate(self.papers)}
-        analysis = index.analysis or Analysis.compute([(p.paper_id, p.title, p.abstract) for p in self.papers])
+        analysis = index.analysis
         self.lexicon = analysis.lexicon
         self.vocab = analysis.vocab  # the collection's metrics and datasets, for result tables
         facts = [analysis.facts[p.paper_id] for p in self.papers]  # stored at ingest (rag.facts)

@@ -162,20 +162,9 @@ class ClaimVocabulary:
     mined_datasets: tuple[str, ...] = ()
 
     @classmethod
-    def build(cls, abstracts: list[str], *, min_papers: int = 2) -> ClaimVocabulary:
-        """Seed vocabulary plus what the corpus writes next to numbers or before 'dataset'."""
-        near_numbers: Counter[str] = Counter()
-        datasets: Counter[str] = Counter()
-        for text in abstracts:
-            near, named = claim_words(text)
-            near_numbers.update(near)
-            datasets.update(named)
-        return cls.from_counts(near_numbers, datasets, min_papers=min_papers)
-
-    @classmethod
     def from_counts(cls, near_numbers: Counter[str], datasets: Counter[str], *, min_papers: int = 2) -> ClaimVocabulary:
-        """From how many papers write each word next to a number / each name before 'dataset'
-        (`claim_words` per paper, summed): what an ingest keeps per paper and adds up."""
+        """Seed vocabulary plus what the corpus writes next to numbers or before 'dataset', from
+        how many papers write each (`claim_words` per paper, summed: `rag.facts`)."""
         mined_m = sorted(w for w, c in near_numbers.items() if c >= min_papers
                          and not any(m.pattern.fullmatch(w) for m in SEED_METRICS) and not re.match(rf"(?:{_DATASET_SEED})$", w))
         mined_d = sorted(d for d in datasets if not re.match(r"(?:This|The|Our|A|An|Each|Both|All|New|Real)\b", d)
