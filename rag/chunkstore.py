@@ -16,6 +16,7 @@ is read from, once, and what ingest verifies.
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,6 +25,10 @@ from typing import Any
 import numpy as np
 
 from rag.vectors import pages
+
+# np.load parses a .npy header with ast.literal_eval, which CPython 3.11 can break when threads
+# compile at once ("AST constructor recursion depth mismatch"): the page opens indexes in threads
+_NPY_HEADER = threading.Lock()
 
 VECTORS = "vectors.npy"
 CHUNKS = "chunks.jsonl"
@@ -50,7 +55,8 @@ class ChunkTable:
                 item = json.loads(line)
                 texts[item["id"]], starts[item["id"]] = item["texts"], row
                 row += len(item["texts"])
-        vectors = np.load(gen / VECTORS, mmap_mode="r")
+        with _NPY_HEADER:
+            vectors = np.load(gen / VECTORS, mmap_mode="r")
         if vectors.shape[0] != row:
             raise ValueError(f"{VECTORS} has {vectors.shape[0]} rows, {CHUNKS} names {row}")
         return cls(texts, starts, vectors)

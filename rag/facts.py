@@ -5,7 +5,7 @@ the rules over every abstract again (at 10,000 papers that was 8 s before the fi
 
     facts.jsonl    one line per paper, in papers.json order: its `PaperFacts`
     analysis.json  the collection's `Lexicon` and the mined part of its `ClaimVocabulary`
-    postings.npz   term -> rows of the papers holding it (the coverage signal's postings)
+    postings.i64   term -> rows of the papers holding it (the coverage signal's postings)
 
 An ingest computes facts only for new or changed papers and carries the others' lines forward
 (`carry_facts`); the collection-wide parts are sums over the papers' facts (`lexicon_from`,
@@ -34,7 +34,7 @@ from rag.vocabulary import ClaimVocabulary, claim_words
 
 FACTS = "facts.jsonl"
 ANALYSIS = "analysis.json"
-POSTINGS = "postings.npz"
+POSTINGS = "postings.i64"  # raw little-endian int64: np.load's header parse (ast) is not thread-safe on 3.11
 _RAG = Path(__file__).parent
 _RULES = ("facts.py", "text.py", "lexicon.py", "vocabulary.py", "quantities.py", "claims.py", "question.py",
           "types.py", "assets/synonyms.json")
@@ -174,7 +174,7 @@ class Analysis:
         postings = self.postings()
         lengths = np.array([len(r) for r in postings.values()], dtype=np.int64)
         rows = np.concatenate(list(postings.values())) if postings else np.zeros(0, np.int64)
-        np.savez(gen / POSTINGS, indptr=np.r_[0, np.cumsum(lengths)], rows=rows)
+        np.concatenate([np.r_[0, np.cumsum(lengths)], rows]).astype("<i8").tofile(gen / POSTINGS)  # indptr, then rows
         lx = self.lexicon
         (gen / ANALYSIS).write_text(json.dumps({
             "rules": rules_digest(),
@@ -200,9 +200,9 @@ class Analysis:
                               acronyms={a: set(lfs) for a, lfs in lx["acronyms"].items()},
                               long_forms=lx["long_forms"], names=lx["names"])
             vocab = ClaimVocabulary.mined(cv["metrics"], cv["datasets"])
-            with np.load(gen / POSTINGS) as saved:
-                indptr, rows = saved["indptr"], saved["rows"]
+            saved = np.fromfile(gen / POSTINGS, dtype="<i8")
             terms = head["postings_terms"]
+            indptr, rows = saved[: len(terms) + 1], saved[len(terms) + 1 :]
         except (OSError, ValueError, KeyError, TypeError):
             return None
         if order is not None and list(facts) != list(order):

@@ -132,8 +132,8 @@ def test_a_stored_analysis_that_does_not_fit_is_not_used(tmp_path, corpus, damag
         lines = (gen / "facts.jsonl").read_text().splitlines()
         (gen / "facts.jsonl").write_text("\n".join(lines[:-1]) + "\n")
     elif damage == "postings":  # rows that do not add up to what the term list says
-        with np.load(gen / "postings.npz") as saved:
-            np.savez(gen / "postings.npz", indptr=saved["indptr"], rows=saved["rows"][:-1])
+        raw = (gen / "postings.i64").read_bytes()
+        (gen / "postings.i64").write_bytes(raw[:-8])
     else:
         head = json.loads((gen / ANALYSIS).read_text())
         head["rules"] = "0" * 16
