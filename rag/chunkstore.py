@@ -28,7 +28,7 @@ from rag.vectors import pages
 
 # np.load parses a .npy header with ast.literal_eval, which CPython 3.11 can break when threads
 # compile at once ("AST constructor recursion depth mismatch"): the page opens indexes in threads
-_NPY_HEADER = threading.Lock()
+NPY_LOAD_LOCK = threading.Lock()
 
 VECTORS = "vectors.npy"
 CHUNKS = "chunks.jsonl"
@@ -55,7 +55,7 @@ class ChunkTable:
                 item = json.loads(line)
                 texts[item["id"]], starts[item["id"]] = item["texts"], row
                 row += len(item["texts"])
-        with _NPY_HEADER:
+        with NPY_LOAD_LOCK:
             vectors = np.load(gen / VECTORS, mmap_mode="r")
         if vectors.shape[0] != row:
             raise ValueError(f"{VECTORS} has {vectors.shape[0]} rows, {CHUNKS} names {row}")

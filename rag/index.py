@@ -6,7 +6,7 @@ Layout of `index_dir`::
     CURRENT              name of the live generation (replaced atomically)
     gen-<stamp>/chroma/  Chroma PersistentClient (or, with RAG_CHROMA_URL, the collection
                          papers-gen-<stamp> on that server; see rag.vectors)
-    gen-<stamp>/bm25/    llama-index BM25Retriever (bm25s)
+    gen-<stamp>/bm25/    bm25s over whole papers, with each paper's token ids (rag.bm25)
     gen-<stamp>/claims.sqlite  result claims (rag.claimstore), re-extracted only where a change reaches
     gen-<stamp>/facts.jsonl, analysis.json  per-paper facts and the lexicon (rag.facts)
     gen-<stamp>/papers.json, manifest.json
@@ -32,6 +32,7 @@ from typing import Any
 
 import numpy as np
 
+from rag import bm25 as lexical
 from rag.chunkstore import ChunkTable, carry_forward
 from rag.claims import CLAIMS_VERSION, Extractor
 from rag.claimstore import ClaimStore, unaffected, write_generation_claims
@@ -91,16 +92,6 @@ def _release_chroma() -> None:
     SharedSystemClient.clear_system_cache()
 
 
-def _paper_nodes(papers: list[Paper]) -> list[Any]:
-    from llama_index.core.schema import TextNode
-
-    return [
-        TextNode(id_=p.paper_id, text=f"{p.title}\n{p.abstract}", metadata={"paper_id": p.paper_id},
-                 excluded_embed_metadata_keys=["paper_id"], excluded_llm_metadata_keys=["paper_id"])
-        for p in papers
-    ]
-
-
 def _chunk_nodes(chunks: list[Chunk], vectors: Any) -> list[Any]:
     from llama_index.core.schema import NodeRelationship, RelatedNodeInfo, TextNode
 
@@ -122,6 +113,7 @@ class IngestStats:
     removed: int = 0
     unchanged: int = 0
     chunks_embedded: int = 0
+    tokenised: int = 0  # papers BM25 tokenised (the others' tokens are carried forward)
     chunks: int = 0
     claims: int = 0
     seconds: float = 0.0
@@ -252,7 +244,6 @@ def _fill(target: Vectors, live: Vectors | None, papers: list[Paper], settings: 
     one), or a new server collection that gets the live vectors of the unchanged papers."""
     gen = target.gen
     from llama_index.core import VectorStoreIndex
-    from llama_index.retrievers.bm25 import BM25Retriever
     from llama_index.vector_stores.chroma import ChromaVectorStore
 
     from rag.llama_embedding import LlamaEmbedding
@@ -308,8 +299,7 @@ def _fill(target: Vectors, live: Vectors | None, papers: list[Paper], settings: 
     stats.chunks = carry_forward(gen, live.gen if live is not None else None, [p.paper_id for p in papers], fresh,
                                  collection, embedder.dim)
 
-    bm25 = BM25Retriever.from_defaults(nodes=_paper_nodes(papers), similarity_top_k=min(settings.candidate_k, len(papers)))
-    bm25.persist(str(gen / "bm25"), show_progress=False)  # no "Finding newlines for mmindex" bar
+    stats.tokenised = lexical.build(gen, live.gen if live is not None else None, papers, {p.paper_id for p in changed})
     (gen / "papers.json").write_text(json.dumps([p.model_dump(mode="json") for p in papers]))
     stats.claims = _analyse(gen, live.gen if live is not None else None, papers, {p.paper_id for p in changed})
     manifest = {
@@ -347,13 +337,13 @@ def _analyse(gen: Path, old_gen: Path | None, papers: list[Paper], changed: set[
 # ----------------------------------------------------------------------------- reading
 @dataclass
 class PaperIndex:
-    """An opened index: papers by id, the Chroma collection, the bm25s index (read without
-    llama-index, which only adds start-up time to a search). It holds a reader lease on its
-    generation, so an ingest elsewhere does not remove it while it is open."""
+    """An opened index: papers by id, the Chroma collection, the bm25s index (rag.bm25). It
+    holds a reader lease on its generation, so an ingest elsewhere does not remove it while it
+    is open."""
 
     papers: dict[str, Paper]
     collection: Any  # chromadb Collection
-    bm25: Any  # bm25s.BM25, its corpus the persisted node records
+    bm25: Any  # bm25s.BM25, memory-mapped; row i is paper i
     embedder: Embedder
     manifest: dict[str, Any]
     path: Path
@@ -397,8 +387,6 @@ def open_index(settings: Settings, *, embedder: Embedder | None = None) -> Paper
 
 
 def _open_generation(gen: Path, settings: Settings, embedder: Embedder) -> PaperIndex:
-    import bm25s  # what BM25Retriever.from_persist_dir loads, without llama-index
-
     from chromadb.errors import NotFoundError
 
     lease = ReaderLease(gen)
@@ -415,7 +403,7 @@ def _open_generation(gen: Path, settings: Settings, embedder: Embedder) -> Paper
         raise EmbedderMismatchError(str(settings.index_dir), manifest.get("embedder", "?"), embedder.id)
     try:
         papers = _load_papers(where)
-        bm25 = bm25s.BM25.load(str(where / "bm25"), load_corpus=True)
+        bm25 = lexical.load(where, len(papers))
         with talking_to(vectors.server):
             collection = vectors.collection()
             count = collection.count()

@@ -113,8 +113,7 @@ class Retriever:
         self._joined_keys: dict[bool, tuple[str, list[int]]] = {}
         self._mention_count = lru_cache(maxsize=_MENTION_CACHE)(self._count_mentions)  # thread-safe
         self._load_vectors()
-        self._bm25 = index.bm25  # bm25s, called directly
-        self._bm25_rows = np.array([self._row_of.get(d["node_id"], -1) for d in self._bm25.corpus])
+        self._bm25 = index.bm25  # bm25s, called directly; its row i is paper i (rag.bm25)
         self._qcache: OrderedDict[str, np.ndarray] = OrderedDict()
         self._last_sims: tuple[np.ndarray, np.ndarray] | None = None  # (query vector, every row's similarity)
 
@@ -253,9 +252,7 @@ class Retriever:
         text = plan.lexical_query() if understand else plan.question
         query_tokens = [t for t in tokens(text) if t in self._bm25.vocab_dict]
         if query_tokens:
-            scores = self._bm25.get_scores(query_tokens)
-            ok = self._bm25_rows >= 0
-            lexical[self._bm25_rows[ok]] = scores[ok]
+            lexical[:] = self._bm25.get_scores(query_tokens)
         coverage = self.coverage(plan)
         named = self.named_papers(plan)
         top_d = float(dense.max()) if n else 0.0

@@ -72,6 +72,7 @@ def test_incremental_ingest(tmp_path, small_corpus):
                if p.paper_id in ("a-brand-new-paper-about-graph-sparsifiers",
                                  "robust-mixture-of-expert-training-for-convolutional-neural-networks")]
     assert third.chunks_embedded == sum(len(chunk_paper(p)) for p in changed)
+    assert (first.tokenised, third.tokenised) == (n, 2)  # BM25 carries the unchanged papers' tokens
     idx = open_index(s, embedder=HashEmbedder())
     assert "a-brand-new-paper-about-graph-sparsifiers" in idx.papers
     got = idx.collection.get(where={"paper_id": "robust-mixture-of-expert-training-for-convolutional-neural-networks"},
