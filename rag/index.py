@@ -24,6 +24,7 @@ import json
 import logging
 import os
 import shutil
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -342,15 +343,28 @@ class PaperIndex:
     is open."""
 
     papers: dict[str, Paper]
-    collection: Any  # chromadb Collection
     bm25: Any  # bm25s.BM25, memory-mapped; row i is paper i
     embedder: Embedder
     manifest: dict[str, Any]
     path: Path
     claims: ClaimStore
     analysis: Analysis  # per-paper facts, lexicon, claim vocabulary (rag.facts)
+    vectors: Vectors  # where the generation's Chroma collection is
     lease: ReaderLease | None = None
     chunks: ChunkTable | None = None  # every vector, memory-mapped (None: an index built before it)
+    _collection: Any = field(default=None, repr=False)
+    _opening: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    @property
+    def collection(self) -> Any:
+        """The Chroma collection, opened on first use. Answering reads the vectors from
+        vectors.npy (checked against Chroma when the generation was written), so a local
+        search never opens Chroma, nor pays for importing chromadb (1.7 s of a cold start)."""
+        with self._opening:
+            if self._collection is None:
+                with talking_to(self.vectors.server):
+                    self._collection = self.vectors.collection()
+            return self._collection
 
 
 def index_exists(settings: Settings) -> bool:
@@ -387,8 +401,6 @@ def open_index(settings: Settings, *, embedder: Embedder | None = None) -> Paper
 
 
 def _open_generation(gen: Path, settings: Settings, embedder: Embedder) -> PaperIndex:
-    from chromadb.errors import NotFoundError
-
     lease = ReaderLease(gen)
     manifest = read_manifest(gen)
     vectors = located(gen, manifest, settings.chroma_url, settings.index_dir)
@@ -404,31 +416,42 @@ def _open_generation(gen: Path, settings: Settings, embedder: Embedder) -> Paper
     try:
         papers = _load_papers(where)
         bm25 = lexical.load(where, len(papers))
-        with talking_to(vectors.server):
-            collection = vectors.collection()
-            count = collection.count()
         claims = ClaimStore.open(where / CLAIMS_FILE, papers)
         table = ChunkTable.read(where)
         analysis = (Analysis.read(where, [p.paper_id for p in papers])  # an older index: computed now
                     or Analysis.compute([(p.paper_id, p.title, p.abstract) for p in papers]))
     except RagError:
         raise
-    except NotFoundError:
-        raise IndexCorruptError(str(settings.index_dir), f"the Chroma server at {public_url(vectors.server)} has no "
-                                f"collection {vectors.name}; the index was built on "
-                                f"{manifest['vectors'].get('server')}") from None
     except Exception as exc:  # noqa: BLE001 - any failure here means an unreadable index
         raise IndexCorruptError(str(settings.index_dir), f"{type(exc).__name__}: {exc}") from exc
+    index = PaperIndex(papers={p.paper_id: p for p in papers}, bm25=bm25, embedder=embedder, manifest=manifest,
+                       path=gen, claims=claims, lease=lease, chunks=table, analysis=analysis, vectors=vectors)
+    count = table.vectors.shape[0] if table is not None else None
+    if vectors.server is not None or table is None:  # a server is asked now; an index without vectors.npy reads Chroma
+        count = _chroma_count(index, settings)
+        if table is not None and table.vectors.shape[0] != count:
+            raise IndexCorruptError(str(settings.index_dir), f"the Chroma collection holds {count} vectors, "
+                                                            f"vectors.npy {table.vectors.shape[0]}")
     if count == 0 and papers:
         raise IndexCorruptError(str(settings.index_dir), "the Chroma collection is empty")
     if "chunks" in manifest and count != manifest["chunks"]:
-        raise IndexCorruptError(str(settings.index_dir), f"the Chroma collection holds {count} vectors, "
-                                                        f"the manifest {manifest['chunks']}")
-    if table is not None and table.vectors.shape[0] != count:
-        raise IndexCorruptError(str(settings.index_dir), f"the Chroma collection holds {count} vectors, "
-                                                        f"vectors.npy {table.vectors.shape[0]}")
-    return PaperIndex(
-        papers={p.paper_id: p for p in papers}, collection=collection,
-        bm25=bm25, embedder=embedder, manifest=manifest, path=gen, claims=claims, lease=lease, chunks=table,
-        analysis=analysis,
-    )
+        what = "the Chroma collection" if table is None or vectors.server is not None else "vectors.npy"
+        raise IndexCorruptError(str(settings.index_dir), f"{what} holds {count} vectors, the manifest {manifest['chunks']}")
+    return index
+
+
+def _chroma_count(index: PaperIndex, settings: Settings) -> int:
+    from chromadb.errors import NotFoundError
+
+    vectors = index.vectors
+    try:
+        with talking_to(vectors.server):
+            return index.collection.count()
+    except RagError:
+        raise
+    except NotFoundError:
+        raise IndexCorruptError(str(settings.index_dir), f"the Chroma server at {public_url(vectors.server)} has no "
+                                f"collection {vectors.name}; the index was built on "
+                                f"{index.manifest['vectors'].get('server')}") from None
+    except Exception as exc:  # noqa: BLE001 - any failure here means an unreadable index
+        raise IndexCorruptError(str(settings.index_dir), f"{type(exc).__name__}: {exc}") from exc

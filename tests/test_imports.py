@@ -1,4 +1,5 @@
-"""A search starts quickly: the modules it needs do not import llama-index, the page or an LLM client."""
+"""A search starts quickly: the modules it needs do not import llama-index, Chroma (answers read
+the generation's vectors.npy), the page or an LLM client."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import sys
 
 from rag.settings import PROJECT_ROOT
 
-HEAVY = ("llama_index", "gradio", "openai", "tiktoken", "sqlalchemy", "nltk")
+HEAVY = ("llama_index", "chromadb", "gradio", "openai", "tiktoken", "sqlalchemy", "nltk")
 
 
 def _imported_after(code: str) -> list[str]:
