@@ -4,7 +4,12 @@ the rules over every abstract again (at 10,000 papers that was 8 s before the fi
 10 s more before the first table question).
 
     facts.jsonl    one line per paper, in papers.json order: its `PaperFacts`
-    analysis.json  the collection's `Lexicon` and the mined part of its `ClaimVocabulary`
+    facts.i64      where each line starts (n + 1 byte offsets): a paper's facts are parsed
+                   when first asked for, not all of them at open (58 MB at 10,000 papers)
+    keys.txt, cased_keys.txt  every paper's name key, NUL-joined: what counting the papers
+                   that mention a name searches, read as one string
+    analysis.json  the collection's `Lexicon`, the mined part of its `ClaimVocabulary` and
+                   the papers' order
     postings.i64   term -> rows of the papers holding it (the coverage signal's postings)
 
 An ingest computes facts only for new or changed papers and carries the others' lines forward
@@ -18,9 +23,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+import mmap
 import re
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from functools import lru_cache
 from pathlib import Path
@@ -33,6 +39,8 @@ from rag.text import content_terms, name_key
 from rag.vocabulary import ClaimVocabulary, claim_words
 
 FACTS = "facts.jsonl"
+FACT_ROWS = "facts.i64"  # raw little-endian int64 byte offsets of the lines
+KEYS, CASED_KEYS = "keys.txt", "cased_keys.txt"
 ANALYSIS = "analysis.json"
 POSTINGS = "postings.i64"  # raw little-endian int64: np.load's header parse (ast) is not thread-safe on 3.11
 _RAG = Path(__file__).parent
@@ -137,14 +145,50 @@ def rules_digest() -> str:
     return h.hexdigest()[:16]
 
 
+class StoredFacts(Mapping[str, PaperFacts]):
+    """A generation's facts.jsonl, memory-mapped: a paper's line is parsed when it is first
+    asked for (answering reads a few papers' terms; an ingest carrying facts forward reads all)."""
+
+    def __init__(self, path: Path, ids: Sequence[str], offsets: np.ndarray):
+        with open(path, "rb") as f:
+            self._map = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) if offsets[-1] else b""
+        self._row = {pid: i for i, pid in enumerate(ids)}
+        self._ids, self._offsets = list(ids), offsets.tolist()
+        self._parsed: dict[int, PaperFacts] = {}
+
+    def __getitem__(self, paper_id: str) -> PaperFacts:
+        row = self._row[paper_id]
+        got = self._parsed.get(row)
+        if got is None:
+            got = PaperFacts.from_json(json.loads(self._map[self._offsets[row] : self._offsets[row + 1]]))
+            if got.paper_id != paper_id:
+                raise ValueError(f"{FACTS} line {row + 1} holds {got.paper_id}, not {paper_id}")
+            self._parsed[row] = got
+        return got
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._ids)
+
+    def __len__(self) -> int:
+        return len(self._ids)
+
+
 @dataclass
 class Analysis:
     """A collection's per-paper facts, its lexicon and its claim vocabulary."""
 
-    facts: dict[str, PaperFacts]
+    facts: Mapping[str, PaperFacts]  # in the collection's order
     lexicon: Lexicon
     vocab: ClaimVocabulary
     stored_postings: dict[str, np.ndarray] | None = field(default=None, repr=False, compare=False)
+    stored_keys: dict[bool, list[str]] | None = field(default=None, repr=False, compare=False)
+
+    def keys(self, *, cased: bool = False) -> list[str]:
+        """Every paper's name key (`PaperFacts.key` / `cased_key`) in order: read from the
+        generation, or taken from the facts."""
+        if self.stored_keys is not None:
+            return self.stored_keys[cased]
+        return [f.cased_key if cased else f.key for f in self.facts.values()]
 
     def postings(self) -> dict[str, np.ndarray]:
         """Term -> the rows (in facts order) of the papers holding it: read from the generation,
@@ -168,9 +212,13 @@ class Analysis:
 
     def write(self, gen: Path) -> None:
         """Into a generation, facts in the order given by the collection (dict order)."""
-        with open(gen / FACTS, "w", encoding="utf-8") as out:
+        offsets = [0]
+        with open(gen / FACTS, "wb") as out:
             for f in self.facts.values():
-                out.write(json.dumps(f.to_json(), ensure_ascii=False) + "\n")
+                offsets.append(offsets[-1] + out.write((json.dumps(f.to_json(), ensure_ascii=False) + "\n").encode()))
+        np.array(offsets, dtype="<i8").tofile(gen / FACT_ROWS)
+        for name, cased in ((KEYS, False), (CASED_KEYS, True)):  # a key never holds a NUL
+            (gen / name).write_text("\0".join(self.keys(cased=cased)), encoding="utf-8")
         postings = self.postings()
         lengths = np.array([len(r) for r in postings.values()], dtype=np.int64)
         rows = np.concatenate(list(postings.values())) if postings else np.zeros(0, np.int64)
@@ -178,6 +226,7 @@ class Analysis:
         lx = self.lexicon
         (gen / ANALYSIS).write_text(json.dumps({
             "rules": rules_digest(),
+            "papers": list(self.facts),
             "postings_terms": list(postings),
             "lexicon": {"n_docs": lx.n_docs, "df": lx.df, "vocab": lx.vocab,
                         "acronyms": {a: sorted(lfs) for a, lfs in lx.acronyms.items()},
@@ -193,8 +242,15 @@ class Analysis:
             head = json.loads((gen / ANALYSIS).read_text(encoding="utf-8"))
             if head.get("rules") != rules_digest():
                 return None
-            with open(gen / FACTS, encoding="utf-8") as f:
-                facts = {d["paper_id"]: PaperFacts.from_json(d) for d in map(json.loads, f)}
+            ids, offsets = head["papers"], np.fromfile(gen / FACT_ROWS, dtype="<i8")
+            if (len(offsets) != len(ids) + 1 or offsets[0] != 0 or (gen / FACTS).stat().st_size != offsets[-1]
+                    or (order is not None and ids != list(order))):
+                return None
+            facts = StoredFacts(gen / FACTS, ids, offsets)
+            keys = {cased: (gen / name).read_text(encoding="utf-8").split("\0") if ids else []
+                    for name, cased in ((KEYS, False), (CASED_KEYS, True))}
+            if any(len(k) != len(ids) for k in keys.values()):
+                return None
             lx, cv = head["lexicon"], head["claim_vocabulary"]
             lexicon = Lexicon(n_docs=lx["n_docs"], df=lx["df"], vocab=lx["vocab"],
                               acronyms={a: set(lfs) for a, lfs in lx["acronyms"].items()},
@@ -205,12 +261,10 @@ class Analysis:
             indptr, rows = saved[: len(terms) + 1], saved[len(terms) + 1 :]
         except (OSError, ValueError, KeyError, TypeError):
             return None
-        if order is not None and list(facts) != list(order):
-            return None
         if len(indptr) != len(terms) + 1 or indptr[-1] != len(rows) or (len(rows) and rows.max() >= len(facts)):
             return None
         postings = {t: rows[indptr[i] : indptr[i + 1]] for i, t in enumerate(terms)}
-        return cls(facts, lexicon, vocab, postings)
+        return cls(facts, lexicon, vocab, postings, keys)
 
 
 def carry_facts(papers: Sequence[tuple[str, str, str]], changed: set[str], old: Analysis | None) -> list[PaperFacts]:

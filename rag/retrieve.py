@@ -102,11 +102,11 @@ class Retriever:
         analysis = index.analysis
         self.lexicon = analysis.lexicon
         self.vocab = analysis.vocab  # the collection's metrics and datasets, for result tables
-        facts = [analysis.facts[p.paper_id] for p in self.papers]  # stored at ingest (rag.facts)
-        self._terms = [frozenset(f.terms) for f in facts]
-        self._postings = analysis.postings()  # rows in facts order, which is this order (Analysis.read checks)
-        self._keys = [f.key for f in facts]
-        self._cased_keys = [f.cased_key for f in facts]
+        self._facts = analysis.facts  # stored at ingest (rag.facts), in this order (Analysis.read checks)
+        self._terms: dict[int, frozenset[str]] = {}  # a paper's terms, made when it is first scored
+        self._postings = analysis.postings()
+        self._keys = analysis.keys()
+        self._cased_keys = analysis.keys(cased=True)
         self._names = [(self._row_of[pid], n, name_key(n)) for pid, ns in self.lexicon.names.items()
                        if pid in self._row_of for n in ns]
         self._title_rows = {name_key(p.title): i for i, p in enumerate(self.papers)}
@@ -180,7 +180,13 @@ class Retriever:
         return self.lexicon.idf(term)
 
     def paper_terms(self, paper_id: str) -> frozenset[str]:
-        return self._terms[self._row_of[paper_id]]
+        return self._row_terms(self._row_of[paper_id])
+
+    def _row_terms(self, row: int) -> frozenset[str]:
+        terms = self._terms.get(row)
+        if terms is None:
+            terms = self._terms[row] = frozenset(self._facts[self.papers[row].paper_id].terms)
+        return terms
 
     def paper_key(self, paper_id: str, *, cased: bool = False) -> str:
         row = self._row_of[paper_id]
@@ -339,7 +345,7 @@ class Retriever:
         sims = self.sentence_similarities(qvec, paper.paper_id)
         best = int(np.argmax(sims)) if len(sims) else -1
         snippet = sentences[best].text if best >= 0 else paper.abstracts[0][:300]
-        matched = [g.term for g in plan.terms if g.term in self._terms[row]]
+        matched = [g.term for g in plan.terms if g.term in self._row_terms(row)]
         surface = [w for w in dict.fromkeys(plan.corrected.replace("?", " ").split())
                    if content_terms(w) and content_terms(w) <= set(matched)]
         why = Why(name=sig.named.get(row), terms=surface[:8], sentence=snippet,

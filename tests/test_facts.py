@@ -102,10 +102,16 @@ def test_opening_reads_the_stored_analysis_and_an_index_without_it_still_opens(t
     def refuse(*a, **k):
         raise AssertionError("the rules ran at open")
 
+    parsed: list[str] = []
+    real = PaperFacts.from_json
     with monkeypatch.context() as m:
         m.setattr(PaperFacts, "of", classmethod(refuse))
+        m.setattr(PaperFacts, "from_json", classmethod(lambda cls, d: parsed.append(d["paper_id"]) or real(d)))
         idx = open_index(s, embedder=HashEmbedder())
         retriever = Retriever(idx, s)
+        hits = retriever.search(papers[3].title, top_k=3)
+    # facts are parsed for the papers a search scores, not for every paper at open
+    assert hits and 0 < len(parsed) <= 3 and set(parsed) <= {h.paper_id for h in hits}
     _same_analysis(idx.analysis, expected)
     assert retriever.lexicon == expected.lexicon
     assert retriever.paper_key(papers[0].paper_id) == expected.facts[papers[0].paper_id].key
@@ -120,7 +126,7 @@ def test_opening_reads_the_stored_analysis_and_an_index_without_it_still_opens(t
     _same_analysis(idx.analysis, expected)
 
 
-@pytest.mark.parametrize("damage", ["truncated", "other rules", "postings"])
+@pytest.mark.parametrize("damage", ["truncated", "other rules", "postings", "line offsets", "keys"])
 def test_a_stored_analysis_that_does_not_fit_is_not_used(tmp_path, corpus, damage):
     import json
 
@@ -131,6 +137,12 @@ def test_a_stored_analysis_that_does_not_fit_is_not_used(tmp_path, corpus, damag
     if damage == "truncated":
         lines = (gen / "facts.jsonl").read_text().splitlines()
         (gen / "facts.jsonl").write_text("\n".join(lines[:-1]) + "\n")
+    elif damage == "line offsets":  # an offsets file of an earlier write
+        raw = (gen / "facts.i64").read_bytes()
+        (gen / "facts.i64").write_bytes(raw[:-8])
+    elif damage == "keys":  # one paper's key missing
+        keys = (gen / "keys.txt").read_text().split("\0")
+        (gen / "keys.txt").write_text("\0".join(keys[1:]))
     elif damage == "postings":  # rows that do not add up to what the term list says
         raw = (gen / "postings.i64").read_bytes()
         (gen / "postings.i64").write_bytes(raw[:-8])
