@@ -11,6 +11,8 @@ the rules over every abstract again (at 10,000 papers that was 8 s before the fi
     analysis.json  the collection's `Lexicon`, the mined part of its `ClaimVocabulary` and
                    the papers' order
     postings.i64   term -> rows of the papers holding it (the coverage signal's postings)
+    pieces.i64     name-key piece -> rows of the papers whose key holds it (lower-cased):
+                   counting the papers that mention a name reads only those of its rarest piece
 
 An ingest computes facts only for new or changed papers and carries the others' lines forward
 (`carry_facts`); the collection-wide parts are sums over the papers' facts (`lexicon_from`,
@@ -43,6 +45,7 @@ FACT_ROWS = "facts.i64"  # raw little-endian int64 byte offsets of the lines
 KEYS, CASED_KEYS = "keys.txt", "cased_keys.txt"
 ANALYSIS = "analysis.json"
 POSTINGS = "postings.i64"  # raw little-endian int64: np.load's header parse (ast) is not thread-safe on 3.11
+PIECES = "pieces.i64"
 _RAG = Path(__file__).parent
 _RULES = ("facts.py", "text.py", "lexicon.py", "vocabulary.py", "quantities.py", "claims.py", "question.py",
           "types.py", "assets/synonyms.json")
@@ -145,6 +148,58 @@ def rules_digest() -> str:
     return h.hexdigest()[:16]
 
 
+class Postings(Mapping[str, np.ndarray]):
+    """Term -> the sorted rows of the papers holding it, as one indptr and one rows array (the
+    slices are made when asked for, not one array per term at open)."""
+
+    def __init__(self, terms: list[str], indptr: np.ndarray, rows: np.ndarray):
+        if len(indptr) != len(terms) + 1 or indptr[-1] != len(rows):
+            raise ValueError("postings that do not add up")
+        self.terms, self._at = terms, {t: i for i, t in enumerate(terms)}
+        self._indptr, self._rows = indptr, rows
+
+    @classmethod
+    def of(cls, row_terms: Iterable[Iterable[str]]) -> Postings:
+        rows: dict[str, list[int]] = {}
+        for row, terms in enumerate(row_terms):
+            for term in terms:
+                rows.setdefault(term, []).append(row)
+        lengths = np.array([len(r) for r in rows.values()], dtype=np.int64)
+        flat = np.fromiter((r for rs in rows.values() for r in rs), dtype=np.int64, count=int(lengths.sum()))
+        return cls(list(rows), np.r_[0, np.cumsum(lengths)].astype(np.int64), flat)
+
+    def write(self, path: Path) -> None:
+        np.concatenate([self._indptr, self._rows]).astype("<i8").tofile(path)  # indptr, then rows
+
+    @classmethod
+    def read(cls, path: Path, terms: list[str], n_rows: int) -> Postings:
+        saved = np.fromfile(path, dtype="<i8")
+        got = cls(terms, saved[: len(terms) + 1], saved[len(terms) + 1 :])
+        if len(got._rows) and (got._rows.max() >= n_rows or got._rows.min() < 0):
+            raise ValueError(f"{path.name} names rows past the collection")
+        return got
+
+    def __getitem__(self, term: str) -> np.ndarray:
+        i = self._at[term]
+        return self._rows[self._indptr[i] : self._indptr[i + 1]]
+
+    def count(self, term: str) -> int:
+        i = self._at.get(term)
+        return 0 if i is None else int(self._indptr[i + 1] - self._indptr[i])
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.terms)
+
+    def __len__(self) -> int:
+        return len(self.terms)
+
+
+def key_pieces(key: str, cased_key: str) -> set[str]:
+    """A paper's name-key pieces, lower-cased, for `Analysis.pieces`: those of its key and of
+    its cased key (so that a cased name's rows are found by its lower-cased pieces too)."""
+    return set(key.split()) | {p.lower() for p in cased_key.split()}
+
+
 class StoredFacts(Mapping[str, PaperFacts]):
     """A generation's facts.jsonl, memory-mapped: a paper's line is parsed when it is first
     asked for (answering reads a few papers' terms; an ingest carrying facts forward reads all)."""
@@ -180,8 +235,9 @@ class Analysis:
     facts: Mapping[str, PaperFacts]  # in the collection's order
     lexicon: Lexicon
     vocab: ClaimVocabulary
-    stored_postings: dict[str, np.ndarray] | None = field(default=None, repr=False, compare=False)
+    stored_postings: Postings | None = field(default=None, repr=False, compare=False)
     stored_keys: dict[bool, list[str]] | None = field(default=None, repr=False, compare=False)
+    stored_pieces: Postings | None = field(default=None, repr=False, compare=False)
 
     def keys(self, *, cased: bool = False) -> list[str]:
         """Every paper's name key (`PaperFacts.key` / `cased_key`) in order: read from the
@@ -190,16 +246,19 @@ class Analysis:
             return self.stored_keys[cased]
         return [f.cased_key if cased else f.key for f in self.facts.values()]
 
-    def postings(self) -> dict[str, np.ndarray]:
+    def postings(self) -> Postings:
         """Term -> the rows (in facts order) of the papers holding it: read from the generation,
         or made from the facts once."""
         if self.stored_postings is None:
-            rows: dict[str, list[int]] = {}
-            for row, f in enumerate(self.facts.values()):
-                for term in f.terms:
-                    rows.setdefault(term, []).append(row)
-            self.stored_postings = {t: np.array(r, dtype=np.int64) for t, r in rows.items()}
+            self.stored_postings = Postings.of(f.terms for f in self.facts.values())
         return self.stored_postings
+
+    def pieces(self) -> Postings:
+        """Lower-cased name-key piece -> the rows whose key or cased key holds it (`key_pieces`):
+        read from the generation, or made from the keys once."""
+        if self.stored_pieces is None:
+            self.stored_pieces = Postings.of(map(key_pieces, self.keys(), self.keys(cased=True)))
+        return self.stored_pieces
 
     @classmethod
     def of(cls, facts: Sequence[PaperFacts]) -> Analysis:
@@ -219,15 +278,14 @@ class Analysis:
         np.array(offsets, dtype="<i8").tofile(gen / FACT_ROWS)
         for name, cased in ((KEYS, False), (CASED_KEYS, True)):  # a key never holds a NUL
             (gen / name).write_text("\0".join(self.keys(cased=cased)), encoding="utf-8")
-        postings = self.postings()
-        lengths = np.array([len(r) for r in postings.values()], dtype=np.int64)
-        rows = np.concatenate(list(postings.values())) if postings else np.zeros(0, np.int64)
-        np.concatenate([np.r_[0, np.cumsum(lengths)], rows]).astype("<i8").tofile(gen / POSTINGS)  # indptr, then rows
+        self.postings().write(gen / POSTINGS)
+        self.pieces().write(gen / PIECES)
         lx = self.lexicon
         (gen / ANALYSIS).write_text(json.dumps({
             "rules": rules_digest(),
             "papers": list(self.facts),
-            "postings_terms": list(postings),
+            "postings_terms": self.postings().terms,
+            "pieces": self.pieces().terms,
             "lexicon": {"n_docs": lx.n_docs, "df": lx.df, "vocab": lx.vocab,
                         "acronyms": {a: sorted(lfs) for a, lfs in lx.acronyms.items()},
                         "long_forms": lx.long_forms, "names": lx.names},
@@ -256,15 +314,11 @@ class Analysis:
                               acronyms={a: set(lfs) for a, lfs in lx["acronyms"].items()},
                               long_forms=lx["long_forms"], names=lx["names"])
             vocab = ClaimVocabulary.mined(cv["metrics"], cv["datasets"])
-            saved = np.fromfile(gen / POSTINGS, dtype="<i8")
-            terms = head["postings_terms"]
-            indptr, rows = saved[: len(terms) + 1], saved[len(terms) + 1 :]
+            postings = Postings.read(gen / POSTINGS, head["postings_terms"], len(ids))
+            pieces = Postings.read(gen / PIECES, head["pieces"], len(ids))
         except (OSError, ValueError, KeyError, TypeError):
             return None
-        if len(indptr) != len(terms) + 1 or indptr[-1] != len(rows) or (len(rows) and rows.max() >= len(facts)):
-            return None
-        postings = {t: rows[indptr[i] : indptr[i + 1]] for i, t in enumerate(terms)}
-        return cls(facts, lexicon, vocab, postings, keys)
+        return cls(facts, lexicon, vocab, postings, keys, pieces)
 
 
 def carry_facts(papers: Sequence[tuple[str, str, str]], changed: set[str], old: Analysis | None) -> list[PaperFacts]:

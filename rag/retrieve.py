@@ -8,11 +8,9 @@ EvidenceStore: sentences, their vectors, term statistics.
 
 from __future__ import annotations
 
-from bisect import bisect_right
 from collections import OrderedDict
 from dataclasses import dataclass
 from functools import lru_cache
-from itertools import accumulate
 from typing import Any, Literal
 
 import numpy as np
@@ -110,7 +108,7 @@ class Retriever:
         self._names = [(self._row_of[pid], n, name_key(n)) for pid, ns in self.lexicon.names.items()
                        if pid in self._row_of for n in ns]
         self._title_rows = {name_key(p.title): i for i, p in enumerate(self.papers)}
-        self._joined_keys: dict[bool, tuple[str, list[int]]] = {}
+        self._pieces = analysis.pieces()
         self._mention_count = lru_cache(maxsize=_MENTION_CACHE)(self._count_mentions)  # thread-safe
         self._load_vectors()
         self._bm25 = index.bm25  # bm25s, called directly; its row i is paper i (rag.bm25)
@@ -194,7 +192,8 @@ class Retriever:
 
     def corpus_mentions(self, term: str) -> int:
         """How many papers mention `term` as whole words (acronyms case-sensitively): what
-        `mentions` says of each paper, found by searching every paper's key at once."""
+        `mentions` says of each paper, asked only of the papers whose key holds the name's
+        rarest piece (rag.facts `pieces`)."""
         return self._mention_count(term)
 
     def _count_mentions(self, term: str) -> int:
@@ -202,18 +201,13 @@ class Retriever:
         key = name_key(term, cased=cased)
         if not key.strip():
             return 0
-        if cased not in self._joined_keys:  # every key, NUL-separated (a key never holds one)
-            keys = self._cased_keys if cased else self._keys
-            self._joined_keys[cased] = ("\0".join(keys), list(accumulate((len(k) + 1 for k in keys[:-1]), initial=0)))
-        text, starts = self._joined_keys[cased]
-        forms = {key, key[:-1] + "s "} | ({key[:-2] + " "} if key.endswith("s ") and len(key) > 4 else set())
+        keys = self._cased_keys if cased else self._keys
         rows: set[int] = set()
-        for form in forms:  # the same three forms `mentions` tries
-            at = text.find(form)
-            while at >= 0:
-                row = bisect_right(starts, at) - 1
-                rows.add(row)
-                at = text.find(form, starts[row + 1]) if row + 1 < len(starts) else -1
+        for form in {key, key[:-1] + "s "} | ({key[:-2] + " "} if key.endswith("s ") and len(key) > 4 else set()):
+            # the same three forms `mentions` tries; a key holding one holds each of its pieces,
+            # so only the papers with its rarest piece are looked at
+            rarest = min((p.lower() for p in form.split()), key=self._pieces.count)
+            rows.update(r for r in self._pieces.get(rarest, _EMPTY).tolist() if form in keys[r])
         return len(rows)
 
     def embed_query(self, query: str) -> np.ndarray:

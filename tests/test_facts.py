@@ -126,7 +126,7 @@ def test_opening_reads_the_stored_analysis_and_an_index_without_it_still_opens(t
     _same_analysis(idx.analysis, expected)
 
 
-@pytest.mark.parametrize("damage", ["truncated", "other rules", "postings", "line offsets", "keys"])
+@pytest.mark.parametrize("damage", ["truncated", "other rules", "postings", "pieces", "line offsets", "keys"])
 def test_a_stored_analysis_that_does_not_fit_is_not_used(tmp_path, corpus, damage):
     import json
 
@@ -143,9 +143,9 @@ def test_a_stored_analysis_that_does_not_fit_is_not_used(tmp_path, corpus, damag
     elif damage == "keys":  # one paper's key missing
         keys = (gen / "keys.txt").read_text().split("\0")
         (gen / "keys.txt").write_text("\0".join(keys[1:]))
-    elif damage == "postings":  # rows that do not add up to what the term list says
-        raw = (gen / "postings.i64").read_bytes()
-        (gen / "postings.i64").write_bytes(raw[:-8])
+    elif damage in ("postings", "pieces"):  # rows that do not add up to what the term list says
+        raw = (gen / f"{damage}.i64").read_bytes()
+        (gen / f"{damage}.i64").write_bytes(raw[:-8])
     else:
         head = json.loads((gen / ANALYSIS).read_text())
         head["rules"] = "0" * 16

@@ -70,8 +70,8 @@ def test_an_answer_embeds_its_question_once(service, monkeypatch):
 
 
 def test_corpus_mentions_counts_the_papers_mentions_says_mention_the_term(service):
-    """Counted by one search over every paper's key at once; the same count as asking
-    `mentions` of each paper, at the first and last paper too (the ends of the joined keys)."""
+    """Counted among the papers holding the name's rarest key piece; the same count as asking
+    `mentions` of each paper: plurals, acronyms (cased), digits, titles, the first and last paper."""
     from rag.text import mentions, name_key
 
     r = service.retriever
@@ -79,6 +79,7 @@ def test_corpus_mentions_counts_the_papers_mentions_says_mention_the_term(servic
     edge = [w for p in (first, last) for w in (p.title.split()[0], p.abstract.split()[-1].strip("."))]
     terms = ["CNN", "CNNs", "ResNet-50", "ResNet50", "transformer", "transformers", "ImageNet", "BERT", "GANs",
              "self-attention", "BLEU", "pruning", "Mixture of Experts", first.title, last.title, "zzqx", "", "—",
+             "LSTMs", "VGG16", "GPT-2", "ResNets", "the", "top-1 accuracy", "ImageNet zzqx",
              *edge]
     for term in terms:
         cased = term.isupper()
