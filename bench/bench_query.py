@@ -3,9 +3,11 @@
 Cold: wall time of a fresh `python -m rag search "densenet"` and `python -m rag ask ...` (and of
 importing the modules they need), runs interleaved baseline / now so that a busy machine slows
 both alike. Warm: search and extractive-ask p50/p95 over the dev questions in one process per
-tree, and the texts embedded per ask. Both trees read the same index. Prints a table; not a test.
+tree, and the texts embedded per ask. Both trees read the same index, or with --baseline-index
+the baseline its own (when the index format changed: see bench_reingest.py --keep). Prints a
+table; not a test.
 
-    .venv/bin/python bench/bench_query.py [--baseline REV] [--reps 5]
+    .venv/bin/python bench/bench_query.py [--baseline REV] [--reps 5] [--index DIR] [--baseline-index DIR]
 
 REV defaults to where this branch left main (`git merge-base HEAD main`).
 """
@@ -80,17 +82,19 @@ def main() -> None:
     p.add_argument("--reps", type=int, default=5, help="cold runs of each command per tree")
     p.add_argument("--questions", type=int, default=50, help="dev questions for the warm latencies")
     p.add_argument("--index", default=str(ROOT / ".rag" / "index"))
+    p.add_argument("--baseline-index", default=None, help="the index the baseline reads (default: --index)")
     args = p.parse_args()
+    index_of = {"baseline": args.baseline_index or args.index, "now": args.index}
     rev = args.baseline or subprocess.run(["git", "-C", str(ROOT), "merge-base", "HEAD", "main"], check=True,
                                           capture_output=True, text=True).stdout.strip()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "RAG_"))}
     env["RAG_LLM"] = "extractive"
-    common = ["--index", args.index, "--corpus", str(ROOT / "data" / "seeds")]
+    corpus = ["--corpus", str(ROOT / "data" / "seeds")]
     cold = {
         "import the CLI's modules (s)": ["-c", "import rag.__main__, rag.service"],
-        "cold `search densenet` (s)": ["-m", "rag", "search", "densenet", *common],
-        "cold `ask` (s)": ["-m", "rag", "ask", "what is densenet?", *common],
-        "cold table `ask` (s)": ["-m", "rag", "ask", "Which methods report top-1 accuracy on ImageNet?", *common],
+        "cold `search densenet` (s)": ["-m", "rag", "search", "densenet", *corpus],
+        "cold `ask` (s)": ["-m", "rag", "ask", "what is densenet?", *corpus],
+        "cold table `ask` (s)": ["-m", "rag", "ask", "Which methods report top-1 accuracy on ImageNet?", *corpus],
     }
     qs = [json.loads(line)["question"] for line in (ROOT / "eval" / "dev.jsonl").read_text().splitlines()
           if line.strip()][: args.questions]
@@ -102,10 +106,11 @@ def main() -> None:
         for _ in range(args.reps):  # interleaved: baseline, now, baseline, now ...
             for name, argv in cold.items():
                 for tree_name, tree in trees.items():
-                    times[(name, tree_name)].append(run(tree, argv, env))
+                    index = [] if argv[0] == "-c" else ["--index", index_of[tree_name]]
+                    times[(name, tree_name)].append(run(tree, argv + index, env))
         warm = {}
         for tree_name, tree in trees.items():
-            out = subprocess.run([sys.executable, "-c", WARM, args.index, str(qfile)], cwd=tree, env=env,
+            out = subprocess.run([sys.executable, "-c", WARM, index_of[tree_name], str(qfile)], cwd=tree, env=env,
                                  check=True, capture_output=True, text=True).stdout
             warm[tree_name] = json.loads(out.splitlines()[-1])
     print(f"baseline {rev[:10]} vs this tree; {args.reps} interleaved cold runs each (medians); "

@@ -2,12 +2,17 @@
 the time of a re-ingest with 1% of the abstracts changed, and of the first search and first
 table question in a fresh process (what opening the index costs before an answer).
 
-Builds (once per version of the rules, kept in --work) a synthetic collection of --size papers from the seeds with
-precomputed vectors (bench/scale_data.py; nothing is embedded but the changed papers' cached
-vectors), then alternates baseline / now over copies of it. Both trees read the same index.
+Builds a synthetic collection of --size papers from the seeds with precomputed vectors
+(bench/scale_data.py; nothing is embedded but the changed papers' cached vectors), once per
+tree and version of the rules (kept in --work): each tree re-ingests copies of the index it
+built itself, so neither pays for reading the other's format. Alternates baseline / now.
 Prints a table; not a test.
 
-    .venv/bin/python bench/bench_reingest.py [--size 10000] [--baseline REV] [--reps 2]
+    .venv/bin/python bench/bench_reingest.py [--size 10000] [--baseline REV] [--reps 2] [--keep DIR]
+
+With --keep, each tree's re-ingested index of the last run is kept in DIR/baseline and DIR/now
+(what `bench_query.py --index DIR/now --baseline-index DIR/baseline` compares when the index
+format changed between the trees).
 """
 
 from __future__ import annotations
@@ -58,6 +63,15 @@ t = time.perf_counter()
 stats = ingest(changed, settings(index), embedder=emb)
 print(json.dumps({"reingest_s": time.perf_counter() - t, "changed": k, "updated": stats.updated}))
 """
+DIGEST = r"""
+import json, sys
+sys.path[:0] = ["."]
+try:
+    from rag.facts import rules_digest
+    print(json.dumps({"rules": rules_digest()}))
+except ImportError:  # a tree before rag.facts
+    print(json.dumps({"rules": "none"}))
+"""
 OPEN = COMMON + r"""
 from rag.service import RagService
 svc = RagService(settings(sys.argv[1]))
@@ -81,12 +95,12 @@ def main() -> None:
     p.add_argument("--reps", type=int, default=2, help="runs of each measurement per tree, alternating")
     p.add_argument("--work", default=str(Path(tempfile.gettempdir()) / "paper-rag-bench-reingest"),
                    help="where the built collection is kept between runs")
+    p.add_argument("--keep", default=None, help="keep each tree's re-ingested index of the last run here")
     args = p.parse_args()
     sys.path.insert(0, str(ROOT))
     from bench_scale import CACHE_DIR  # noqa: E402
     from rag.corpus import load_corpus
     from rag.embed import MiniLMEmbedder
-    from rag.facts import rules_digest
     from scale_data import build_cache, cache_file
 
     rev = args.baseline or subprocess.run(["git", "-C", str(ROOT), "merge-base", "HEAD", "main"], check=True,
@@ -96,23 +110,31 @@ def main() -> None:
     if not cache.exists():
         build_cache(seeds, cache, MiniLMEmbedder())
     work = Path(args.work)
-    built = work / f"index-{args.size}-{rules_digest()}"  # built by this tree's rules: its facts are current
-    if not (built / "CURRENT").exists():
-        shutil.rmtree(built, ignore_errors=True)
-        print(f"building {args.size:,} papers: {child(ROOT, BUILD, str(built), str(args.size), str(cache))['build_s']:.0f}s")
     results: dict[str, dict[str, list[float]]] = {"baseline": {}, "now": {}}
     with tempfile.TemporaryDirectory() as tmp:
         trees = {"baseline": baseline_tree(rev, Path(tmp)), "now": ROOT}
-        for _ in range(args.reps):
+        built = {}
+        for name, tree in trees.items():  # by each tree's own code and rules
+            digest = child(tree, DIGEST)["rules"]
+            built[name] = work / f"index-{args.size}-{digest}-{rev[:10] if name == 'baseline' else 'now'}"
+            if name == "now" or not (built[name] / "CURRENT").exists():  # this tree's code may have changed
+                shutil.rmtree(built[name], ignore_errors=True)
+                took = child(tree, BUILD, str(built[name]), str(args.size), str(cache))["build_s"]
+                print(f"{name}: built {args.size:,} papers in {took:.0f}s")
+        for rep in range(args.reps):
             for name, tree in trees.items():
                 copy = Path(tmp) / f"copy-{name}"
                 shutil.rmtree(copy, ignore_errors=True)
-                shutil.copytree(built, copy)
+                shutil.copytree(built[name], copy)
                 got = child(tree, REINGEST, str(copy), str(args.size), str(cache))
                 got |= child(tree, OPEN, str(copy))  # the generation this tree just wrote
                 for key, value in got.items():
                     results[name].setdefault(key, []).append(value)
-                shutil.rmtree(copy)
+                if args.keep and rep == args.reps - 1:
+                    shutil.rmtree(Path(args.keep) / name, ignore_errors=True)
+                    shutil.move(str(copy), str(Path(args.keep) / name))
+                else:
+                    shutil.rmtree(copy)
     print(f"{args.size:,} papers, baseline {rev[:10]} vs this tree, {args.reps} alternating runs each (medians)")
     print("| metric | baseline | now | baseline / now |")
     print("|---|---|---|---|")

@@ -160,13 +160,45 @@ class Postings(Mapping[str, np.ndarray]):
 
     @classmethod
     def of(cls, row_terms: Iterable[Iterable[str]]) -> Postings:
-        rows: dict[str, list[int]] = {}
-        for row, terms in enumerate(row_terms):
-            for term in terms:
-                rows.setdefault(term, []).append(row)
-        lengths = np.array([len(r) for r in rows.values()], dtype=np.int64)
-        flat = np.fromiter((r for rs in rows.values() for r in rs), dtype=np.int64, count=int(lengths.sum()))
-        return cls(list(rows), np.r_[0, np.cumsum(lengths)].astype(np.int64), flat)
+        """From each row's distinct terms."""
+        return cls.carried(None, np.zeros(0, dtype=np.int64), dict(enumerate(row_terms)))
+
+    @classmethod
+    def carried(cls, old: Postings | None, remap: np.ndarray, fresh: dict[int, Iterable[str]]) -> Postings:
+        """`old` with its row r moved to remap[r] (left out where that is -1), plus the distinct
+        terms of the `fresh` rows: what `of` gives for the new rows, in O(changed rows) Python
+        (an ingest carries the unchanged papers' rows instead of going over every paper again)."""
+        terms = list(old.terms) if old is not None else []
+        at = dict(old._at) if old is not None else {}
+        fresh_ids: list[int] = []
+        fresh_rows: list[int] = []
+        for row, row_terms in fresh.items():
+            before = len(fresh_ids)
+            for t in row_terms:
+                i = at.get(t)
+                if i is None:
+                    i = at[t] = len(terms)
+                    terms.append(t)
+                fresh_ids.append(i)
+            fresh_rows.extend([row] * (len(fresh_ids) - before))
+        ids = [np.array(fresh_ids, dtype=np.int64)]
+        rows = [np.array(fresh_rows, dtype=np.int64)]
+        if old is not None and len(old._rows):
+            moved = remap[old._rows]
+            keep = moved >= 0
+            ids.append(np.repeat(np.arange(len(old.terms), dtype=np.int64), np.diff(old._indptr))[keep])
+            rows.append(moved[keep])
+        # one canonical form whatever the history: terms sorted, rows ascending, no empty term
+        by_name = sorted(range(len(terms)), key=terms.__getitem__)
+        rank = np.empty(len(terms), dtype=np.int64)
+        rank[by_name] = np.arange(len(terms), dtype=np.int64)
+        term_of, row_of = rank[np.concatenate(ids)], np.concatenate(rows)
+        order = np.lexsort((row_of, term_of))
+        counts = np.bincount(term_of, minlength=len(terms))
+        present = counts > 0
+        indptr = np.zeros(int(present.sum()) + 1, dtype=np.int64)
+        np.cumsum(counts[present], out=indptr[1:])
+        return cls([terms[i] for i, p in zip(by_name, present.tolist()) if p], indptr, row_of[order])
 
     def write(self, path: Path) -> None:
         np.concatenate([self._indptr, self._rows]).astype("<i8").tofile(path)  # indptr, then rows
@@ -197,7 +229,7 @@ class Postings(Mapping[str, np.ndarray]):
 def key_pieces(key: str, cased_key: str) -> set[str]:
     """A paper's name-key pieces, lower-cased, for `Analysis.pieces`: those of its key and of
     its cased key (so that a cased name's rows are found by its lower-cased pieces too)."""
-    return set(key.split()) | {p.lower() for p in cased_key.split()}
+    return set(key.split()).union(cased_key.lower().split())  # pieces are ASCII: lower-casing the string is per piece
 
 
 class StoredFacts(Mapping[str, PaperFacts]):
@@ -261,8 +293,18 @@ class Analysis:
         return self.stored_pieces
 
     @classmethod
-    def of(cls, facts: Sequence[PaperFacts]) -> Analysis:
-        return cls({f.paper_id: f for f in facts}, lexicon_from(facts), claim_vocabulary_from(facts))
+    def of(cls, facts: Sequence[PaperFacts], old: Analysis | None = None, changed: Iterable[str] = ()) -> Analysis:
+        """The collection's analysis; given the `old` one and the papers whose facts were
+        computed anew (`changed`; carry_facts carried the others), the postings are carried."""
+        analysis = cls({f.paper_id: f for f in facts}, lexicon_from(facts), claim_vocabulary_from(facts))
+        if old is not None:
+            changed, row, had = set(changed), {f.paper_id: i for i, f in enumerate(facts)}, set(old.facts)
+            remap = np.array([-1 if pid in changed else row.get(pid, -1) for pid in old.facts], dtype=np.int64)
+            fresh = [i for i, f in enumerate(facts) if f.paper_id in changed or f.paper_id not in had]
+            analysis.stored_postings = Postings.carried(old.postings(), remap, {i: facts[i].terms for i in fresh})
+            analysis.stored_pieces = Postings.carried(old.pieces(), remap,
+                                                      {i: key_pieces(facts[i].key, facts[i].cased_key) for i in fresh})
+        return analysis
 
     @classmethod
     def compute(cls, papers: Sequence[tuple[str, str, str]]) -> Analysis:

@@ -318,7 +318,7 @@ def _analyse(gen: Path, old_gen: Path | None, papers: list[Paper], changed: set[
     """Write the generation's facts, lexicon and claims (rag.facts, rag.claimstore), computing
     only what the change can affect; returns the number of claims."""
     old = Analysis.read(old_gen) if old_gen is not None else None
-    analysis = Analysis.of(carry_facts([(p.paper_id, p.title, p.abstract) for p in papers], changed, old))
+    analysis = Analysis.of(carry_facts([(p.paper_id, p.title, p.abstract) for p in papers], changed, old), old, changed)
     analysis.write(gen)
     names = analysis.lexicon.names
     keep: set[str] = set()

@@ -53,8 +53,8 @@ def _same_analysis(a: Analysis, b: Analysis) -> None:
     assert list(a.facts) == list(b.facts) and a.facts == b.facts
     assert a.lexicon == b.lexicon
     assert (a.vocab.mined_metrics, a.vocab.mined_datasets) == (b.vocab.mined_metrics, b.vocab.mined_datasets)
-    pa, pb = a.postings(), b.postings()
-    assert list(pa) == list(pb) and all(np.array_equal(pa[t], pb[t]) for t in pa)
+    for pa, pb in ((a.postings(), b.postings()), (a.pieces(), b.pieces())):
+        assert list(pa) == list(pb) and all(np.array_equal(pa[t], pb[t]) for t in pa)
 
 
 def _triples(papers):
