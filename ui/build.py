@@ -47,7 +47,7 @@ class IndexBuild:
         try:
             self.built = self.service.ensure_index(progress=self._progress)
             self.stage = "opening"
-            _ = self.service.retriever  # open Chroma + BM25 and load vectors once, now
+            _ = self.service.retriever  # open the index (BM25, the vector map) once, now
             self.state = "ready"
         except RagError as exc:
             self.state, self.error = "failed", redact(exc)
