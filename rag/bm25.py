@@ -11,7 +11,7 @@ Tokens are bm25s's own tokeniser (English stopwords, the library's one stemmer),
 llama-index's BM25Retriever indexed before. The scores are bm25s's default (Lucene) BM25;
 term frequency, document frequency and the mean length are collection-wide, so a change to
 one paper moves every score: the matrix is recomputed with numpy from the kept token ids
-(about 0.1 s per 10,000 papers, where tokenising them again took 1.7 s and bm25s's per-paper
+(0.1-0.3 s at 10,000 papers, where tokenising them again took 1.7 s and bm25s's per-paper
 Python loop 0.9 s). `tests/test_bm25.py` checks the scores equal `bm25s.BM25().index`'s.
 """
 

@@ -6,8 +6,8 @@ the rules over every abstract again (at 10,000 papers that was 8 s before the fi
     facts.jsonl    one line per paper, in papers.json order: its `PaperFacts`
     facts.i64      where each line starts (n + 1 byte offsets): a paper's facts are parsed
                    when first asked for, not all of them at open (58 MB at 10,000 papers)
-    keys.txt, cased_keys.txt  every paper's name key, NUL-joined: what counting the papers
-                   that mention a name searches, read as one string
+    keys.txt, cased_keys.txt  every paper's name key, NUL-joined: read as one string and
+                   split once, not taken out of every paper's facts
     analysis.json  the collection's `Lexicon`, the mined part of its `ClaimVocabulary` and
                    the papers' order
     postings.i64   term -> rows of the papers holding it (the coverage signal's postings)
