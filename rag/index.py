@@ -291,9 +291,13 @@ def _fill(target: Vectors, live: Vectors | None, papers: list[Paper], settings: 
             if progress:
                 progress("embedding", done, len(chunks))
 
-        vectors = embedder.embed([c.text for c in chunks], progress=tick)
+        vectors = np.empty((len(chunks), embedder.dim), dtype=np.float32)
         index = VectorStoreIndex.from_vector_store(store, embed_model=LlamaEmbedding(embedder))
-        index.insert_nodes(_chunk_nodes(chunks, vectors))  # vectors given: nothing re-embedded
+        step = settings.ingest_batch  # nodes for one batch at a time, not for every chunk at once
+        for i in range(0, len(chunks), step):
+            part = chunks[i : i + step]
+            vectors[i : i + len(part)] = embedder.embed([c.text for c in part], progress=tick)
+            index.insert_nodes(_chunk_nodes(part, vectors[i : i + len(part)]))  # vectors given: not re-embedded
     stats.chunks_embedded = len(chunks)
     fresh: dict[str, tuple[list[str], np.ndarray]] = {}
     row = 0

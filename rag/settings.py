@@ -69,6 +69,10 @@ class Settings(BaseSettings):
     model_dir: Path = Field(
         PROJECT_ROOT / ".rag" / "models", description="Where embedder=minilm-dynamic keeps the model it makes."
     )
+    ingest_batch: int = Field(
+        4096, ge=16, le=100_000, description="Chunks embedded and inserted into Chroma at a time: bounds an "
+                                             "ingest's memory (a node holds its vector as Python floats)."
+    )
     openai_embedding_model: str = Field(
         "text-embedding-3-small", description="Embedding model used when embedder=openai."
     )

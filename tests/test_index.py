@@ -256,3 +256,37 @@ def test_a_damaged_vector_map_is_an_error_to_read_and_rebuilt_by_ingest(tmp_path
     assert stats.chunks_embedded == 0 and stats.generation != gen.name
     assert ChunkTable.read(s.index_dir / stats.generation).vectors.shape[0] == stats.chunks
     assert open_index(s, embedder=HashEmbedder()).chunks is not None
+
+
+def test_an_ingest_embeds_and_inserts_a_batch_at_a_time_with_the_same_result(tmp_path, small_corpus, monkeypatch):
+    import numpy as np
+
+    import rag.index as index_module
+
+    inserted: list[int] = []
+    made = index_module._chunk_nodes
+    monkeypatch.setattr(index_module, "_chunk_nodes", lambda chunks, vecs: inserted.append(len(chunks)) or made(chunks, vecs))
+
+    class Counting(HashEmbedder):
+        calls: list[int] = []
+
+        def embed(self, texts, progress=None):
+            self.calls.append(len(texts))
+            return super().embed(texts, progress)
+
+    whole = make_settings(tmp_path / "whole", corpus_dir=small_corpus)
+    batched = make_settings(tmp_path / "batched", corpus_dir=small_corpus, ingest_batch=16)
+    one = _ingest(whole, Counting())
+    assert len(inserted) == 1
+    inserted.clear()
+    Counting.calls = []
+    many = _ingest(batched, Counting())
+    assert many.chunks == one.chunks and many.chunks_embedded == one.chunks_embedded
+    assert max(Counting.calls) <= 16 and sum(Counting.calls) == one.chunks_embedded  # never more nodes at once
+    assert max(inserted) <= 16 and sum(inserted) == one.chunks_embedded
+    a, b = open_index(whole, embedder=HashEmbedder()), open_index(batched, embedder=HashEmbedder())
+    assert b.collection.count() == a.collection.count() == one.chunks
+    for pid in a.chunks.texts:  # the same rows in the vector map, in the same order
+        assert b.chunks.texts[pid] == a.chunks.texts[pid] and np.array_equal(b.chunks.rows(pid), a.chunks.rows(pid))
+    query = "mixture of experts robustness"
+    assert [h.paper_id for h in Retriever(b, batched).search(query)] == [h.paper_id for h in Retriever(a, whole).search(query)]
