@@ -11,12 +11,16 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
+from collections.abc import Callable, Sequence
+from functools import partial
 from pathlib import Path
+from typing import Any
 
 from rag.claims import CLAIMS_VERSION, Extractor
 from rag.types import Claim, FlagMention, Paper
 from rag.vocabulary import ClaimVocabulary, dataset_family
 
+Rows = tuple[list[tuple[object, ...]], list[tuple[object, ...]]]  # one paper's claim rows and flag rows
 _COLUMNS = ("paper_id", "method", "own", "dataset", "family", "task", "metric", "value", "number", "magnitude", "unit", "direction",
             "compared_with", "relative", "flags", "sentence", "position")
 _SCHEMA = f"""
@@ -69,11 +73,21 @@ def unaffected(papers: list[Paper], old: ClaimVocabulary, new: ClaimVocabulary) 
     return kept
 
 
+def claim_rows_of(extractor: Extractor, items: Sequence[tuple[str, str, list[str]]]) -> list[Rows]:
+    """Each (paper_id, abstract, the names it goes by)'s claim rows and flag rows, in order."""
+    out: list[Rows] = []
+    for pid, abstract, names in items:
+        claims, flags = extractor.extract(pid, abstract, names)
+        out.append(([_claim_row(c) for c in claims], [_flag_row(f) for f in flags]))
+    return out
+
+
 def write_generation_claims(path: Path, papers: list[Paper], extractor: Extractor, names: dict[str, list[str]],
-                            old: Path | None, keep: set[str]) -> int:
+                            old: Path | None, keep: set[str], run: Callable[..., list[Any]] | None = None) -> int:
     """Write a generation's claims in paper order: the `keep` papers' rows copied from the
-    claims file `old` (written by this extractor version), the others extracted now. Returns
-    how many claims it holds."""
+    claims file `old` (written by this extractor version), the others extracted now (by
+    `run(extract, items)` when given: rag.workers, in worker processes). Returns how many
+    claims it holds."""
     carried: dict[str, tuple[list[tuple[object, ...]], list[tuple[object, ...]]]] = {}
     if old is not None and keep:
         con = sqlite3.connect(f"file:{old}?mode=ro", uri=True)
@@ -84,14 +98,14 @@ def write_generation_claims(path: Path, papers: list[Paper], extractor: Extracto
                         carried.setdefault(str(row[0]), ([], []))[slot].append(row)
         finally:
             con.close()
+    todo = [(p.paper_id, p.abstract, [*names.get(p.paper_id, []), p.title.split(":")[0]])
+            for p in papers if p.paper_id not in keep]
+    extract = partial(claim_rows_of, extractor)
+    fresh = dict(zip((pid for pid, _, _ in todo), run(extract, todo) if run else extract(todo)))
     claim_rows: list[tuple[object, ...]] = []
     flag_rows: list[tuple[object, ...]] = []
     for p in papers:
-        if p.paper_id in keep:
-            rows, flagged = carried.get(p.paper_id, ([], []))
-        else:
-            c, f = extract_claims([p], extractor, names)
-            rows, flagged = [_claim_row(x) for x in c], [_flag_row(x) for x in f]
+        rows, flagged = fresh[p.paper_id] if p.paper_id in fresh else carried.get(p.paper_id, ([], []))
         claim_rows += rows
         flag_rows += flagged
     _write(path, claim_rows, flag_rows)

@@ -28,7 +28,7 @@ import json
 import mmap
 import re
 from collections import Counter
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from functools import lru_cache
 from pathlib import Path
@@ -363,9 +363,17 @@ class Analysis:
         return cls(facts, lexicon, vocab, postings, keys, pieces)
 
 
-def carry_facts(papers: Sequence[tuple[str, str, str]], changed: set[str], old: Analysis | None) -> list[PaperFacts]:
+def facts_of(items: Sequence[tuple[str, str, str]]) -> list[PaperFacts]:
+    """Each (paper_id, title, abstract)'s facts, in order."""
+    return [PaperFacts.of(pid, title, abstract) for pid, title, abstract in items]
+
+
+def carry_facts(papers: Sequence[tuple[str, str, str]], changed: set[str], old: Analysis | None,
+                run: Callable[..., list[Any]] | None = None) -> list[PaperFacts]:
     """Every paper's facts in order: carried forward from the `old` analysis for papers not in
-    `changed`, computed for the rest (and for any the old analysis lacks)."""
+    `changed`, computed for the rest (and for any the old analysis lacks), by `run(facts_of,
+    items)` when given (rag.workers: in worker processes)."""
     known = old.facts if old is not None else {}
-    return [known[pid] if pid not in changed and pid in known else PaperFacts.of(pid, title, abstract)
-            for pid, title, abstract in papers]
+    todo = [item for item in papers if item[0] in changed or item[0] not in known]
+    fresh = dict(zip((pid for pid, _, _ in todo), run(facts_of, todo) if run else facts_of(todo)))
+    return [fresh[pid] if pid in fresh else known[pid] for pid, _, _ in papers]

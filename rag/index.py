@@ -47,6 +47,7 @@ from rag.text import split_sentences
 from rag.types import Chunk, Paper
 from rag.redact import public_url
 from rag.vectors import Vectors, check_reachable, copy_vectors, located, stale_vectors, talking_to
+from rag.workers import RuleWorkers, default_workers
 
 log = logging.getLogger(__name__)
 CLAIMS_FILE = "claims.sqlite"
@@ -309,7 +310,9 @@ def _fill(target: Vectors, live: Vectors | None, papers: list[Paper], settings: 
 
     stats.tokenised = lexical.build(gen, live.gen if live is not None else None, papers, {p.paper_id for p in changed})
     (gen / "papers.json").write_text(json.dumps([p.model_dump(mode="json") for p in papers]))
-    stats.claims = _analyse(gen, live.gen if live is not None else None, papers, {p.paper_id for p in changed})
+    with RuleWorkers(settings.ingest_workers or default_workers(), settings.ingest_parallel_min) as pool:
+        stats.claims = _analyse(gen, live.gen if live is not None else None, papers, {p.paper_id for p in changed},
+                                pool)
     manifest = {
         "embedder": embedder.id, "dim": embedder.dim, "papers": new_hashes, "chunks": stats.chunks,
         "chunker": CHUNKER_VERSION, "claims": CLAIMS_VERSION, "built": time.strftime("%Y-%m-%dT%H:%M:%S"),
@@ -321,11 +324,13 @@ def _fill(target: Vectors, live: Vectors | None, papers: list[Paper], settings: 
     return stats
 
 
-def _analyse(gen: Path, old_gen: Path | None, papers: list[Paper], changed: set[str]) -> int:
+def _analyse(gen: Path, old_gen: Path | None, papers: list[Paper], changed: set[str], pool: RuleWorkers) -> int:
     """Write the generation's facts, lexicon and claims (rag.facts, rag.claimstore), computing
-    only what the change can affect; returns the number of claims."""
+    only what the change can affect (with `pool`'s processes for a large part); returns the
+    number of claims."""
     old = Analysis.read(old_gen) if old_gen is not None else None
-    analysis = Analysis.of(carry_facts([(p.paper_id, p.title, p.abstract) for p in papers], changed, old), old, changed)
+    items = [(p.paper_id, p.title, p.abstract) for p in papers]
+    analysis = Analysis.of(carry_facts(items, changed, old, pool.map), old, changed)
     analysis.write(gen)
     names = analysis.lexicon.names
     keep: set[str] = set()
@@ -339,7 +344,8 @@ def _analyse(gen: Path, old_gen: Path | None, papers: list[Paper], changed: set[
         if same_extractor:
             keep = {pid for pid in unaffected(papers, old.vocab, analysis.vocab)
                     if pid not in changed and old.lexicon.names.get(pid) == names.get(pid)}
-    return write_generation_claims(gen / CLAIMS_FILE, papers, Extractor(analysis.vocab), names, old_claims, keep)
+    return write_generation_claims(gen / CLAIMS_FILE, papers, Extractor(analysis.vocab), names, old_claims, keep,
+                                   pool.map)
 
 
 # ----------------------------------------------------------------------------- reading

@@ -73,6 +73,14 @@ class Settings(BaseSettings):
         4096, ge=16, le=100_000, description="Chunks embedded and inserted into Chroma at a time: bounds an "
                                              "ingest's memory (a node holds its vector as Python floats)."
     )
+    ingest_workers: int = Field(
+        0, ge=0, le=64, description="Processes that run the fact and claim rules of a large ingest (see "
+                                    "ingest_parallel_min); 0 = one per CPU core, at most 8; 1 = never in processes."
+    )
+    ingest_parallel_min: int = Field(
+        1000, ge=1, description="Papers an ingest must run a rule step (facts, claims) over for it to run in "
+                                "ingest_workers processes; for fewer, starting them costs more than it saves."
+    )
     openai_embedding_model: str = Field(
         "text-embedding-3-small", description="Embedding model used when embedder=openai."
     )

@@ -5,6 +5,7 @@ index reads them instead of running the rules over every abstract."""
 from __future__ import annotations
 
 import gc
+import os
 
 import numpy as np
 import pytest
@@ -16,6 +17,7 @@ from rag.index import ingest, open_index
 from rag.retrieve import Retriever
 from rag.text import split_sentences
 from rag.types import Paper
+from rag.workers import RuleWorkers
 from tests.conftest import make_settings
 from tests.fakes import HashEmbedder
 
@@ -160,3 +162,25 @@ def test_a_stored_analysis_that_does_not_fit_is_not_used(tmp_path, corpus, damag
     _same_analysis(Analysis.read(gen, [p.paper_id for p in changed]), Analysis.compute(_triples(changed)))
     store = ClaimStore(gen / "claims.sqlite")
     assert store.all() == build_claims(changed)[0]
+
+
+def _pids(items):
+    return [os.getpid() for _ in items]
+
+
+def test_the_rules_run_in_worker_processes_for_a_large_ingest_and_give_what_one_process_gives(tmp_path, corpus,
+                                                                                              monkeypatch):
+    with RuleWorkers(2, 10) as pool:
+        assert set(pool.map(_pids, list(range(9)))) == {os.getpid()} and not pool.started  # too few: here
+        assert os.getpid() not in set(pool.map(_pids, list(range(40))))  # the batches ran elsewhere
+    started = []
+    exit_ = RuleWorkers.__exit__
+    monkeypatch.setattr(RuleWorkers, "__exit__", lambda self, *a: (started.append(self.started), exit_(self, *a))[1])
+    papers = corpus.papers
+    ingest(papers, make_settings(tmp_path / "small", ingest_workers=2), embedder=HashEmbedder())  # 517 < 1000
+    s = make_settings(tmp_path, ingest_workers=2, ingest_parallel_min=len(papers))
+    ingest(papers, s, embedder=HashEmbedder())
+    assert started == [False, True]
+    gen, claims, flags = _stored(s)
+    _same_analysis(Analysis.read(gen, [p.paper_id for p in papers]), Analysis.compute(_triples(papers)))
+    assert (claims, flags) == build_claims(papers)
