@@ -8,6 +8,10 @@ a generation::
     vectors.npy   float32 [chunks, dim], rows grouped by paper in papers.json order
     chunks.jsonl  one line per paper: {"id": paper_id, "texts": [title, sentence, ...]}; row k of a
                   paper is texts[k] (position k; position 0 is the title)
+    paper_means.npy  float32 [papers, dim]: the mean of each paper's rows, in the same order. Its
+                  dot product with a query is the mean of the paper's row similarities, so never
+                  more than their max: a large collection's search scores every paper by it and
+                  reads the rows of the best ones only (rag.retrieve)
 
 Chroma stays the store of record: it is what an index without these files (built before them)
 is read from, once, and what ingest verifies.
@@ -32,6 +36,7 @@ NPY_LOAD_LOCK = threading.Lock()
 
 VECTORS = "vectors.npy"
 CHUNKS = "chunks.jsonl"
+MEANS = "paper_means.npy"
 
 
 @dataclass
@@ -41,6 +46,7 @@ class ChunkTable:
     texts: dict[str, list[str]]
     starts: dict[str, int]
     vectors: np.ndarray  # a memory map when read from disk
+    means: np.ndarray | None = None  # [papers, dim] in the table's paper order (None: an index built before it)
 
     @classmethod
     def read(cls, gen: Path) -> ChunkTable | None:
@@ -57,9 +63,12 @@ class ChunkTable:
                 row += len(item["texts"])
         with NPY_LOAD_LOCK:
             vectors = np.load(gen / VECTORS, mmap_mode="r")
+            means = np.load(gen / MEANS, mmap_mode="r") if (gen / MEANS).exists() else None
         if vectors.shape[0] != row:
             raise ValueError(f"{VECTORS} has {vectors.shape[0]} rows, {CHUNKS} names {row}")
-        return cls(texts, starts, vectors)
+        if means is not None and means.shape != (len(texts), vectors.shape[1]):
+            raise ValueError(f"{MEANS} has shape {means.shape}, expected {(len(texts), vectors.shape[1])}")
+        return cls(texts, starts, vectors, means)
 
     @classmethod
     def read_if_whole(cls, gen: Path) -> ChunkTable | None:
@@ -91,20 +100,25 @@ def from_collection(collection: Any, order: Iterable[str], dim: int) -> ChunkTab
     return ChunkTable(texts, starts, matrix)
 
 
-def write(gen: Path, papers: Iterable[tuple[str, list[str], np.ndarray]], total: int, dim: int) -> None:
-    """Write the table from (paper_id, texts, vectors) in paper order, `total` rows in all,
-    streaming: the matrix is filled in place on disk, never held whole in memory."""
+def write(gen: Path, papers: Iterable[tuple[str, list[str], np.ndarray]], total: int, dim: int,
+          n_papers: int) -> None:
+    """Write the table from (paper_id, texts, vectors) of `n_papers` papers in paper order,
+    `total` rows in all, streaming: the matrix is filled in place on disk, never held whole in
+    memory."""
     out = np.lib.format.open_memmap(gen / VECTORS, mode="w+", dtype=np.float32, shape=(total, dim))
+    means = np.lib.format.open_memmap(gen / MEANS, mode="w+", dtype=np.float32, shape=(n_papers, dim))
     row = 0
     with open(gen / CHUNKS, "w", encoding="utf-8") as f:
-        for pid, texts, vectors in papers:
+        for i, (pid, texts, vectors) in enumerate(papers):
             out[row : row + len(texts)] = vectors
+            means[i] = np.asarray(vectors, dtype=np.float32).mean(axis=0) if len(texts) else 0.0
             row += len(texts)
             f.write(json.dumps({"id": pid, "texts": texts}, ensure_ascii=False) + "\n")
     if row != total:
         raise ValueError(f"wrote {row} rows, expected {total}")
     out.flush()
-    del out
+    means.flush()
+    del out, means
 
 
 def carry_forward(gen: Path, old_gen: Path | None, order: list[str], new: dict[str, tuple[list[str], np.ndarray]],
@@ -126,5 +140,5 @@ def carry_forward(gen: Path, old_gen: Path | None, order: list[str], new: dict[s
                 yield pid, old.texts[pid], old.rows(pid)
 
     total = sum(len(new[pid][0]) if pid in new else len(old.texts[pid]) for pid in order)  # type: ignore[union-attr]
-    write(gen, rows(), total, dim)
+    write(gen, rows(), total, dim, len(order))
     return total

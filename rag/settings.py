@@ -109,6 +109,15 @@ class Settings(BaseSettings):
     fuse_name: float = Field(
         1.0, ge=0, description="Added to a paper whose own name (title head, 'we propose X') the question contains."
     )
+    dense_exact_max_rows: int = Field(
+        250_000, ge=0, description="Sentence vectors up to which a search scores every one (about 9 ms per "
+        "100,000 on 2 cores); above it each paper is scored by the mean of its vectors and only the "
+        "dense_candidates best papers' sentences exactly (bench/README, 'Dense search at 100k')."
+    )
+    dense_candidates: int = Field(
+        1000, ge=10, le=100_000, description="Papers whose sentences a large collection's search scores exactly: "
+        "the best by mean similarity, as many by BM25, and any the question names (see dense_exact_max_rows)."
+    )
     min_dense: float = Field(
         0.20,
         description="Relevance floor: a paper is dropped when its best sentence is less similar than this "

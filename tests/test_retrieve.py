@@ -1,8 +1,11 @@
 from __future__ import annotations
 
+import itertools
+
+import numpy as np
 import pytest
 
-from rag.retrieve import Filters, rrf
+from rag.retrieve import Filters, Retriever, _best_first, rrf
 
 # paraphrased questions -> the paper that answers them
 PARAPHRASES = [
@@ -87,3 +90,38 @@ def test_corpus_mentions_counts_the_papers_mentions_says_mention_the_term(servic
         assert r.corpus_mentions(term) == want, term
         assert r.corpus_mentions(term) == want, term  # and again, from its cache
     assert r.corpus_mentions("CNN") > 3 and r.corpus_mentions(last.title) >= 1
+
+
+def test_best_first_is_a_stable_sort_of_the_scores_however_far_it_is_read():
+    rng = np.random.default_rng(3)
+    scores = rng.integers(0, 6, 300).astype(np.float32)  # many ties
+    full = np.argsort(-scores, kind="stable").tolist()
+    for first in (1, 7, 100, 299, 300, 1000):
+        assert list(_best_first(scores, first)) == full
+        assert list(itertools.islice(_best_first(scores, first), first)) == full[:first]
+
+
+def _preselecting(service, candidates: int) -> Retriever:
+    index = service.retriever.index
+    assert index.chunks is not None and index.chunks.means is not None
+    return Retriever(index, service.settings.model_copy(update={"dense_exact_max_rows": 0,
+                                                                 "dense_candidates": candidates}))
+
+
+def test_a_large_collection_scores_every_paper_by_its_mean_and_the_best_exactly(service):
+    exact = service.retriever
+    assert exact._means is None  # 517 papers: every sentence vector is scored
+    q = "randomly drop whole residual blocks while training very deep nets"
+    plan = exact.plan(q)
+    qvec = exact.embed_query(plan.corrected)
+    truth = exact.signals(plan, qvec)
+    every = _preselecting(service, len(exact.papers))  # every paper a candidate: the exact scores
+    assert np.array_equal(every.signals(plan, qvec).dense, truth.dense)
+    assert [h.paper_id for h in every.search(q)] == [h.paper_id for h in exact.search(q)]
+
+    few = _preselecting(service, 20)
+    sig = few.signals(plan, qvec)
+    exactly = sig.dense == truth.dense
+    assert 20 <= exactly.sum() < len(exact.papers) // 2  # the candidates' best sentence, not every paper's
+    assert np.all(sig.dense <= truth.dense + 1e-6)  # a mean similarity is never above the best one
+    assert few.search(q, top_k=3)[0].paper_id == "deep-networks-with-stochastic-depth"
