@@ -27,6 +27,7 @@ from rag.types import Hit, Paper, Why
 Mode = Literal["hybrid", "dense", "lexical", "rrf"]  # dense / lexical / rrf: plain baselines on the raw question
 _EMPTY = np.zeros(0, dtype=int)
 _MENTION_CACHE = 4096  # terms whose corpus-wide mention count a Retriever keeps
+_MEDIAN_SAMPLE = 1000  # papers (at most a tenth) scored exactly in a large collection to estimate its median
 
 
 @dataclass(frozen=True)
@@ -169,7 +170,11 @@ class Retriever:
         preselect = (row > self.settings.dense_exact_max_rows and in_place and table.means is not None
                      and len(table.means) == len(self.papers))
         self._means = np.asarray(table.means) if preselect else None
-        self._row_count = np.array([len(t) for t in self._texts])
+        self._row_count = np.array([len(t) for t in self._texts], dtype=int)
+        sample = max(1, min(_MEDIAN_SAMPLE, len(self.papers) // 10))
+        spread = np.arange(0, len(self.papers), max(1, len(self.papers) // sample))
+        self._sample = spread[self._row_count[spread] > 0]  # papers whose best row estimates the median
+        self._with_rows = int((self._row_count > 0).sum())
         owner = np.concatenate(owners) if owners else np.zeros(0, int)
         self._owner = owner
         self._starts = np.flatnonzero(np.r_[True, owner[1:] != owner[:-1]]) if len(owner) else np.array([], int)
@@ -277,8 +282,9 @@ class Retriever:
         coverage = self.coverage(plan)
         named = self.named_papers(plan)
         dense = np.full(n, -1.0, dtype=np.float32)
+        mid_d = None
         if self._means is not None:
-            self._preselected_dense(dense, qvec, lexical, named)
+            mid_d = self._preselected_dense(dense, qvec, lexical, named)
         elif len(self._vecs):  # rows are grouped by paper: one max per group
             sims = self._vecs @ qvec
             self._last_sims = (qvec, sims)
@@ -286,7 +292,7 @@ class Retriever:
             ok = self._start_owner >= 0
             dense[self._start_owner[ok]] = best[ok]
         top_d = float(dense.max()) if n else 0.0
-        mid_d = float(np.median(dense)) if n else 0.0
+        mid_d = mid_d if mid_d is not None else float(np.median(dense)) if n else 0.0
         dn = np.clip((dense - mid_d) / max(top_d - mid_d, 1e-6), 0, 1)
         ln = lexical / max(float(lexical.max()), 1e-6)
         fused = s.fuse_dense * dn + s.fuse_lexical * ln + s.fuse_coverage * coverage
@@ -294,25 +300,31 @@ class Retriever:
             fused[row] += s.fuse_name
         return Signals(dense=dense, lexical=lexical, coverage=coverage, named=named, fused=fused)
 
-    def _preselected_dense(self, dense: np.ndarray, qvec: np.ndarray, lexical: np.ndarray, named: dict[int, str]) -> None:
+    def _preselected_dense(self, dense: np.ndarray, qvec: np.ndarray, lexical: np.ndarray,
+                           named: dict[int, str]) -> float:
         """Dense scores of a large collection without reading every row: each paper's mean row
         similarity (`paper_means`, never above its best row's), then the best row exactly for
-        the dense_candidates papers with the highest mean, as many best by BM25 and the named
-        ones."""
+        the dense_candidates papers with the highest mean, as many best by BM25, the named
+        ones and an evenly spread sample of the collection. Returns the sample's median best
+        similarity, which stands in for the collection's in the fusion's normalisation (the
+        mean similarities, lower, would shift every paper's normalised score)."""
         assert self._means is not None  # noqa: S101 - only called when it is set
         k = self.settings.dense_candidates
         dense[:] = self._means @ qvec
         dense[self._row_count == 0] = -1.0
         by_lexical = _top(lexical, k)
-        picked = [_top(dense, k), by_lexical[lexical[by_lexical] > 0], np.fromiter(named, int, len(named))]
+        picked = [_top(dense, k), by_lexical[lexical[by_lexical] > 0], np.fromiter(named, int, len(named)),
+                  self._sample]
         cand = np.unique(np.concatenate(picked))
         cand = cand[self._row_count[cand] > 0]
-        if not len(cand):
-            return
         lens = self._row_count[cand]
         seg = np.cumsum(lens) - lens  # where each candidate's rows start among the gathered ones
         rows = np.arange(int(lens.sum())) - np.repeat(seg - self._title_row[cand], lens)
-        dense[cand] = np.maximum.reduceat(self._vecs[rows] @ qvec, seg)
+        if len(cand):
+            dense[cand] = np.maximum.reduceat(self._vecs[rows] @ qvec, seg)
+        if len(cand) == self._with_rows or not len(self._sample):  # every paper scored exactly after all
+            return float(np.median(dense))
+        return float(np.median(dense[self._sample]))
 
     def _rows_with(self, term: str) -> np.ndarray:
         return self._postings.get(term, _EMPTY)

@@ -115,7 +115,7 @@ class Settings(BaseSettings):
         "dense_candidates best papers' sentences exactly (bench/README, 'Dense search at 100k')."
     )
     dense_candidates: int = Field(
-        1000, ge=10, le=100_000, description="Papers whose sentences a large collection's search scores exactly: "
+        500, ge=10, le=100_000, description="Papers whose sentences a large collection's search scores exactly: "
         "the best by mean similarity, as many by BM25, and any the question names (see dense_exact_max_rows)."
     )
     min_dense: float = Field(
