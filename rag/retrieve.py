@@ -1,6 +1,7 @@
 """Hybrid retrieval over papers: BM25 (bm25s, with the question's spelling corrections
 and aliases), dense similarity of every abstract sentence and title (exact, over the
-vectors already in memory), the paper's own name, and coverage of the question's terms,
+memory-mapped vectors; above RAG_DENSE_EXACT_MAX_ROWS only the best papers' sentences, picked
+by each paper's mean vector), the paper's own name, and coverage of the question's terms,
 fused on normalised scores. Each paper once, a relevance floor that drops a paper only
 when every signal is weak, and filters. The Retriever is also the answerer's
 EvidenceStore: sentences, their vectors, term statistics.
