@@ -39,6 +39,7 @@ def synthetic_papers(seeds: list[Paper], n: int) -> list[Paper]:
     sents = seed_sentences(seeds)
     s = len(seeds)
     out = list(seeds[:n])
+    ids = {p.paper_id for p in out}
     for i in range(s, n):
         rng = random.Random(i)
         base = seeds[i % s]
@@ -51,7 +52,10 @@ def synthetic_papers(seeds: list[Paper], n: int) -> list[Paper]:
             rng.shuffle(extra)
             body += extra[:take]
         title = f"{base.title} (variant {i // s})"
-        out.append(Paper(paper_id=paper_id_for(title), title=title, abstracts=[" ".join(body[:k])],
+        pid = paper_id_for(title)
+        pid = paper_id_for(title, digest=16) if pid in ids else pid  # as rag.corpus.merge_entries does
+        ids.add(pid)
+        out.append(Paper(paper_id=pid, title=title, abstracts=[" ".join(body[:k])],
                          published=base.published, published_year=base.published_year,
                          code_urls=base.code_urls if i % 3 == 0 else [], authors=base.authors))
     return out

@@ -92,8 +92,9 @@ def normalize_title(title: str) -> str:
     return " ".join(re.findall(r"[a-z0-9]+", text))
 
 
-def paper_id_for(title: str) -> str:
-    """Stable, readable id: the normalised title as a slug (at most 80 chars)."""
+def paper_id_for(title: str, digest: int = 6) -> str:
+    """Stable, readable id: the normalised title as a slug (at most 80 chars; a truncated one
+    ends in `digest` hex digits of the title's sha1)."""
     words = normalize_title(title).split() or ["untitled"]
     slug = ""
     for word in words:
@@ -101,7 +102,7 @@ def paper_id_for(title: str) -> str:
             break
         slug = f"{slug}-{word}" if slug else word
     if slug != "-".join(words):  # truncated: keep ids unique with a short digest
-        slug += "-" + hashlib.sha1(normalize_title(title).encode()).hexdigest()[:6]
+        slug += "-" + hashlib.sha1(normalize_title(title).encode()).hexdigest()[:digest]
     return slug or words[0][:80]
 
 
@@ -183,12 +184,17 @@ def parse_page(path: Path) -> list[Record]:
 def merge_entries(entries: list[Record]) -> list[Paper]:
     """One Paper per normalised title; every source kept, differing abstracts kept; each
     other field from the first record that has it."""
-    papers: dict[str, Paper] = {}
+    papers: dict[str, Paper] = {}  # by normalised title
+    ids: set[str] = set()
     for e in entries:
-        pid = paper_id_for(e.title)
-        paper = papers.get(pid)
+        key = normalize_title(e.title)
+        paper = papers.get(key)
         if paper is None:
-            paper = papers[pid] = Paper(paper_id=pid, title=e.title, abstracts=[])
+            pid = paper_id_for(e.title)
+            if pid in ids:  # another title truncated to the same slug and 6 digits: 16 digits tell them apart
+                pid = paper_id_for(e.title, digest=16)
+            ids.add(pid)
+            paper = papers[key] = Paper(paper_id=pid, title=e.title, abstracts=[])
         if " ".join(e.abstract.split()) not in {" ".join(a.split()) for a in paper.abstracts}:
             paper.abstracts.append(e.abstract)
         paper.sources.append(SourceRef(file=e.file, line=e.line))

@@ -152,6 +152,11 @@ def ingest(
     """Bring the index in line with `papers`, embedding only new or changed ones. One ingest at
     a time per index folder; a live generation that is unreadable or fails its check is rebuilt
     from the papers (with a warning) instead of being carried forward."""
+    ids: set[str] = set()
+    for p in papers:  # two papers under one id would share chunk ids, and Chroma keeps the first of each
+        if p.paper_id in ids:
+            raise RagError(f"two papers have the id {p.paper_id!r}; give them different titles or ids")
+        ids.add(p.paper_id)
     if settings.chroma_url:
         check_reachable(settings.chroma_url)  # before loading a model or waiting for the lock
     embedder = embedder or get_embedder(settings)

@@ -5,7 +5,8 @@ from pathlib import Path
 
 import pytest
 
-from rag.corpus import load_corpus, paper_id_for, parse_page
+from rag.corpus import load_corpus, merge_entries, paper_id_for, parse_page
+from rag.formats.records import Record
 from rag.errors import CorpusError
 from tests.conftest import SEEDS
 
@@ -117,3 +118,14 @@ def test_a_broken_page_is_skipped_with_its_file_and_line_unless_strict(tmp_path)
     (tmp_path / "a.txt").unlink()
     with pytest.raises(CorpusError, match=r"no page .* could be read; the first problem: .*b.txt:2"):
         load_corpus(tmp_path)
+
+
+def test_two_titles_whose_truncated_ids_collide_stay_two_papers():
+    # both truncate to the same 80 characters, and their sha1s share the first 6 hex digits
+    a, b = (f"Deep Learning and genetic algorithms for cosmological Bayesian inference speed-up (variant {n})"
+            for n in (14, 50))
+    assert paper_id_for(a) == paper_id_for(b)
+    papers = merge_entries([Record(title=t, abstract=f"Abstract {i}.", file="f.jsonl", line=i)
+                            for i, t in enumerate((a, b, a), start=1)])
+    assert [p.title for p in papers] == [a, b] and len({p.paper_id for p in papers}) == 2
+    assert papers[0].paper_id == paper_id_for(a) and len(papers[0].sources) == 2  # the first keeps its id

@@ -9,7 +9,7 @@ import time
 import pytest
 
 from rag.corpus import load_corpus
-from rag.errors import EmbedderMismatchError, IndexCorruptError, IndexMissingError
+from rag.errors import EmbedderMismatchError, IndexCorruptError, IndexMissingError, RagError
 from rag.generations import IndexBusyError, writer_lock
 from rag.index import chunk_paper, ingest, open_index
 from rag.retrieve import Retriever
@@ -290,3 +290,11 @@ def test_an_ingest_embeds_and_inserts_a_batch_at_a_time_with_the_same_result(tmp
         assert b.chunks.texts[pid] == a.chunks.texts[pid] and np.array_equal(b.chunks.rows(pid), a.chunks.rows(pid))
     query = "mixture of experts robustness"
     assert [h.paper_id for h in Retriever(b, batched).search(query)] == [h.paper_id for h in Retriever(a, whole).search(query)]
+
+
+def test_two_papers_with_one_id_are_refused_before_anything_is_written(tmp_path, corpus):
+    s = make_settings(tmp_path)
+    twin = corpus.papers[1].model_copy(update={"paper_id": corpus.papers[0].paper_id})
+    with pytest.raises(RagError, match="two papers have the id"):
+        ingest([corpus.papers[0], twin], s, embedder=HashEmbedder())
+    assert not (s.index_dir / "CURRENT").exists()
