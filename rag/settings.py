@@ -112,7 +112,7 @@ class Settings(BaseSettings):
     dense_exact_max_rows: int = Field(
         250_000, ge=0, description="Sentence vectors up to which a search scores every one (about 9 ms per "
         "100,000 on 2 cores); above it each paper is scored by the mean of its vectors and only the "
-        "dense_candidates best papers' sentences exactly (bench/README, 'Dense search at 100k')."
+        "dense_candidates best papers' sentences exactly (bench/README, 'Dense search at 50k')."
     )
     dense_candidates: int = Field(
         500, ge=10, le=100_000, description="Papers whose sentences a large collection's search scores exactly: "
