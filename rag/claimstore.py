@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from rag.claims import CLAIMS_VERSION, Extractor
+from rag.lexicon import own_names
 from rag.types import Claim, FlagMention, Paper
 from rag.vocabulary import ClaimVocabulary, dataset_family
 
@@ -51,7 +52,7 @@ def extract_claims(papers: list[Paper], extractor: Extractor,
     claims: list[Claim] = []
     flags: list[FlagMention] = []
     for p in papers:
-        c, f = extractor.extract(p.paper_id, p.abstract, [*names.get(p.paper_id, []), p.title.split(":")[0]])
+        c, f = extractor.extract(p.paper_id, p.abstract, own_names(p.paper_id, p.title, names))
         claims += c
         flags += f
     return claims, flags
@@ -98,8 +99,7 @@ def write_generation_claims(path: Path, papers: list[Paper], extractor: Extracto
                         carried.setdefault(str(row[0]), ([], []))[slot].append(row)
         finally:
             con.close()
-    todo = [(p.paper_id, p.abstract, [*names.get(p.paper_id, []), p.title.split(":")[0]])
-            for p in papers if p.paper_id not in keep]
+    todo = [(p.paper_id, p.abstract, own_names(p.paper_id, p.title, names)) for p in papers if p.paper_id not in keep]
     extract = partial(claim_rows_of, extractor)
     fresh = dict(zip((pid for pid, _, _ in todo), run(extract, todo) if run else extract(todo)))
     claim_rows: list[tuple[object, ...]] = []

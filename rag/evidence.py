@@ -15,7 +15,7 @@ from typing import Protocol
 
 import numpy as np
 
-from rag.lexicon import Lexicon
+from rag.lexicon import Lexicon, own_names as paper_own_names
 from rag.question import QuestionPlan, TermGroup
 from rag.settings import Settings
 from rag.text import content_terms, numbers
@@ -86,9 +86,8 @@ class PaperEvidence:
 
 
 def own_names(paper: Paper, lexicon: Lexicon) -> list[str]:
-    """The names a paper gives itself, and its title's head ("MEAL V2: Boosting ..." is
-    the MEAL V2 paper, not a ResNet-50 paper)."""
-    return [*lexicon.names.get(paper.paper_id, []), paper.title.split(":")[0]]
+    """The names `paper` gives itself, and its title's head (`rag.lexicon.own_names`)."""
+    return paper_own_names(paper.paper_id, paper.title, lexicon.names)
 
 
 @lru_cache(maxsize=50_000)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import math
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -108,6 +109,12 @@ def paper_names(title: str, abstract: str) -> list[str]:
     own = {name_key(n) for n in names}
     names += [acronym for acronym, long_form in find_acronyms(abstract) if name_key(long_form) in own]
     return list(dict.fromkeys(n for n in names if n))
+
+
+def own_names(paper_id: str, title: str, names: Mapping[str, list[str]]) -> list[str]:
+    """The names a paper gives itself (`names`: `Lexicon.names`), and its title's head
+    ("MEAL V2: Boosting ..." is the MEAL V2 paper, not a ResNet-50 paper)."""
+    return [*names.get(paper_id, []), title.split(":")[0]]
 
 
 @lru_cache(maxsize=1)

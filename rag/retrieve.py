@@ -172,9 +172,11 @@ class Retriever:
                      and len(table.means) == len(self.papers))
         self._means = np.asarray(table.means) if preselect else None
         self._row_count = np.array([len(t) for t in self._texts], dtype=int)
-        sample = max(1, min(_MEDIAN_SAMPLE, len(self.papers) // 10))
-        spread = np.arange(0, len(self.papers), max(1, len(self.papers) // sample))
-        self._sample = spread[self._row_count[spread] > 0]  # papers whose best row estimates the median
+        self._sample = _EMPTY  # papers whose best row estimates the median (a collection that preselects)
+        if preselect:
+            sample = max(1, min(_MEDIAN_SAMPLE, len(self.papers) // 10))
+            spread = np.arange(0, len(self.papers), max(1, len(self.papers) // sample))
+            self._sample = spread[self._row_count[spread] > 0]
         self._with_rows = int((self._row_count > 0).sum())
         owner = np.concatenate(owners) if owners else np.zeros(0, int)
         self._owner = owner

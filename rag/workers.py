@@ -64,7 +64,7 @@ class RuleWorkers:
         """fn over `items` in batches (a few per worker, so that what `fn` binds is pickled a few
         times, not once per item); the results in the order of `items`."""
         if self.workers <= 1 or len(items) < self.min_items:
-            return run_here(fn, items)
+            return fn(items)
         if self._pool is None:
             context = multiprocessing.get_context("forkserver")
             context.set_forkserver_preload(_PRELOAD)
@@ -79,9 +79,5 @@ class RuleWorkers:
             self._pool.shutdown(cancel_futures=True)
             self._pool = None
             self.workers = 1
-            return run_here(fn, items)
+            return fn(items)
         return out
-
-
-def run_here(fn: Callable[[Sequence[T]], list[R]], items: Sequence[T]) -> list[R]:
-    return fn(items)
