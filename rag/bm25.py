@@ -2,7 +2,7 @@
 per paper, so an ingest tokenises only new and changed papers, and loaded memory-mapped.
 
     bm25/              bm25s.BM25.save: params, vocab and the CSC score matrix (row i = paper i
-                       of papers.json); no corpus copy: the rows are the papers, in order
+                       of papers.sqlite); no corpus copy: the rows are the papers, in order
     bm25/tokens.i32    every paper's token ids (into that vocab), concatenated: raw int32
     bm25/offsets.i64   where each paper's ids start, n + 1 entries: raw int64
     bm25/rows.json     the paper ids of the rows (what the next ingest carries tokens by)

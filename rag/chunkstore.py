@@ -5,7 +5,7 @@ A process that opens the index maps `vectors.npy` instead of reading every vecto
 ingest carries the unchanged papers' rows forward from it instead of re-reading them. Layout of
 a generation::
 
-    vectors.npy   float32 [chunks, dim], rows grouped by paper in papers.json order
+    vectors.npy   float32 [chunks, dim], rows grouped by paper in the papers.sqlite order
     chunks.jsonl  one line per paper: {"id": paper_id, "texts": [title, sentence, ...]}; row k of a
                   paper is texts[k] (position k; position 0 is the title)
     paper_means.npy  float32 [papers, dim]: the mean of each paper's rows, in the same order. Its

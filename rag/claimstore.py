@@ -41,7 +41,7 @@ def prepare(papers: list[Paper]) -> tuple[Extractor, dict[str, list[str]]]:
     return Extractor(analysis.vocab), analysis.lexicon.names
 
 
-def build_claims(papers: list[Paper]) -> tuple[list[Claim], list[FlagMention]]:
+def build_claims(papers: Sequence[Paper]) -> tuple[list[Claim], list[FlagMention]]:
     """Every claim and flag of the collection, in paper order (deterministic)."""
     extractor, names = prepare(papers)
     return extract_claims(papers, extractor, names)
@@ -153,7 +153,7 @@ class ClaimStore:
         self._all: list[Claim] | None = None
 
     @classmethod
-    def open(cls, path: Path, papers: list[Paper]) -> ClaimStore:
+    def open(cls, path: Path, papers: Sequence[Paper]) -> ClaimStore:
         """The stored claims, or (an index written by another extractor version) claims
         extracted now into memory, so that answers never use stale claims."""
         if path.exists():

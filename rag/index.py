@@ -9,7 +9,8 @@ Layout of `index_dir`::
     gen-<stamp>/bm25/    bm25s over whole papers, with each paper's token ids (rag.bm25)
     gen-<stamp>/claims.sqlite  result claims (rag.claimstore), re-extracted only where a change reaches
     gen-<stamp>/facts.jsonl, analysis.json  per-paper facts and the lexicon (rag.facts)
-    gen-<stamp>/papers.json, manifest.json
+    gen-<stamp>/papers.sqlite  the papers, read when asked for (rag.paperstore; papers.json before it)
+    gen-<stamp>/manifest.json
 
 An ingest copies the live generation's vectors (the folder, or on a server the unchanged
 papers' vectors into a new collection), applies the changes to the copy, checks it and only
@@ -24,6 +25,7 @@ import json
 import logging
 import os
 import shutil
+import sqlite3
 import threading
 import time
 from collections.abc import Callable
@@ -34,6 +36,7 @@ from typing import Any
 import numpy as np
 
 from rag import bm25 as lexical
+from rag import paperstore
 from rag.chunkstore import ChunkTable, carry_forward
 from rag.claims import CLAIMS_VERSION, Extractor
 from rag.claimstore import ClaimStore, unaffected, write_generation_claims
@@ -42,6 +45,7 @@ from rag.errors import EmbedderMismatchError, IndexCorruptError, IndexMissingErr
 from rag.facts import Analysis, carry_facts, rules_digest
 from rag.generations import (ReaderLease, hnsw_files_intact, not_writable, private_copy, remove_stale,
                              verify_collection, writable, writer_lock)
+from rag.paperstore import PaperStore
 from rag.settings import Settings
 from rag.text import split_sentences
 from rag.types import Chunk, Paper
@@ -314,7 +318,7 @@ def _fill(target: Vectors, live: Vectors | None, papers: list[Paper], settings: 
                                  collection, embedder.dim)
 
     stats.tokenised = lexical.build(gen, live.gen if live is not None else None, papers, {p.paper_id for p in changed})
-    (gen / "papers.json").write_text(json.dumps([p.model_dump(mode="json") for p in papers]))
+    paperstore.write(gen, papers)
     with RuleWorkers(settings.ingest_workers or default_workers(), settings.ingest_parallel_min) as pool:
         stats.claims = _analyse(gen, live.gen if live is not None else None, papers, {p.paper_id for p in changed},
                                 pool)
@@ -360,7 +364,7 @@ class PaperIndex:
     holds a reader lease on its generation, so an ingest elsewhere does not remove it while it
     is open."""
 
-    papers: dict[str, Paper]
+    papers: PaperStore  # read when asked for (rag.paperstore)
     bm25: Any  # bm25s.BM25, memory-mapped; row i is paper i
     embedder: Embedder
     manifest: dict[str, Any]
@@ -389,16 +393,18 @@ def index_exists(settings: Settings) -> bool:
     return (settings.index_dir / "CURRENT").exists()
 
 
-def _load_papers(gen: Path) -> list[Paper]:
-    return [Paper.model_validate(p) for p in json.loads((gen / "papers.json").read_text())]
-
-
 def read_papers(settings: Settings) -> list[Paper] | None:
     """The live generation's papers without opening the rest, or None when it cannot be read."""
     try:
         gen = _live_generation(settings.index_dir)
-        return _load_papers(gen) if gen is not None else None
-    except (RagError, OSError, ValueError):
+        if gen is None:
+            return None
+        store = PaperStore.open(gen)
+        try:
+            return store.all()
+        finally:
+            store.close()
+    except (RagError, OSError, ValueError, sqlite3.Error):
         return None
 
 
@@ -432,17 +438,17 @@ def _open_generation(gen: Path, settings: Settings, embedder: Embedder) -> Paper
     if manifest.get("embedder") != embedder.id:
         raise EmbedderMismatchError(str(settings.index_dir), manifest.get("embedder", "?"), embedder.id)
     try:
-        papers = _load_papers(where)
+        papers = PaperStore.open(where)
         bm25 = lexical.load(where, len(papers))
-        claims = ClaimStore.open(where / CLAIMS_FILE, papers)
+        claims = ClaimStore.open(where / CLAIMS_FILE, papers.rows())
         table = ChunkTable.read(where)
-        analysis = (Analysis.read(where, [p.paper_id for p in papers])  # an older index: computed now
-                    or Analysis.compute([(p.paper_id, p.title, p.abstract) for p in papers]))
+        analysis = (Analysis.read(where, papers.ids)  # an older index: computed now
+                    or Analysis.compute([(p.paper_id, p.title, p.abstract) for p in papers.rows()]))
     except RagError:
         raise
     except Exception as exc:  # noqa: BLE001 - any failure here means an unreadable index
         raise IndexCorruptError(str(settings.index_dir), f"{type(exc).__name__}: {exc}") from exc
-    index = PaperIndex(papers={p.paper_id: p for p in papers}, bm25=bm25, embedder=embedder, manifest=manifest,
+    index = PaperIndex(papers=papers, bm25=bm25, embedder=embedder, manifest=manifest,
                        path=gen, claims=claims, lease=lease, chunks=table, analysis=analysis, vectors=vectors)
     count = table.vectors.shape[0] if table is not None else None
     if vectors.server is not None or table is None:  # a server is asked now; an index without vectors.npy reads Chroma

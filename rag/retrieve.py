@@ -10,7 +10,7 @@ EvidenceStore: sentences, their vectors, term statistics.
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, Literal
@@ -119,8 +119,8 @@ class Retriever:
     def __init__(self, index: PaperIndex, settings: Settings):
         self.index = index
         self.settings = settings
-        self.papers: list[Paper] = list(index.papers.values())
-        self._row_of = {p.paper_id: i for i, p in enumerate(self.papers)}
+        self.papers: Sequence[Paper] = index.papers.rows()  # row i is bm25's row i; read when asked for
+        self._row_of = index.papers.row_of
         analysis = index.analysis
         self.lexicon = analysis.lexicon
         self.vocab = analysis.vocab  # the collection's metrics and datasets, for result tables
@@ -129,9 +129,10 @@ class Retriever:
         self._postings = analysis.postings()
         self._keys = analysis.keys()
         self._cased_keys = analysis.keys(cased=True)
-        self._names = [(self._row_of[pid], n, name_key(n)) for pid, ns in self.lexicon.names.items()
-                       if pid in self._row_of for n in ns]
-        self._title_rows = {name_key(p.title): i for i, p in enumerate(self.papers)}
+        self._names = [(self._row_of(pid), n, name_key(n)) for pid, ns in self.lexicon.names.items()
+                       if pid in index.papers for n in ns]
+        self._titles = index.papers.titles
+        self._title_rows = {name_key(t): i for i, t in enumerate(self._titles)}
         self._pieces = analysis.pieces()
         self._mention_count = lru_cache(maxsize=_MENTION_CACHE)(self._count_mentions)  # thread-safe
         self._load_vectors()
@@ -144,22 +145,22 @@ class Retriever:
         table = self.index.chunks
         if table is None:  # an index built before vectors.npy: read every vector out of Chroma once
             try:
-                table = from_collection(self.index.collection, [p.paper_id for p in self.papers], self.index.embedder.dim)
+                table = from_collection(self.index.collection, self.index.papers.ids, self.index.embedder.dim)
             except Exception as exc:  # noqa: BLE001 - a damaged vector file: say so, not a traceback
                 raise IndexCorruptError(str(self.settings.index_dir), f"{type(exc).__name__}: {exc}") from None
-        self._texts: list[list[str]] = [[] for _ in self.papers]  # per paper: title, then its sentences
+        self._texts: list[list[str]] = [[] for _ in range(len(self.papers))]  # per paper: title, then its sentences
         self._sentences: dict[int, list[Sentence]] = {}  # made when a paper is first read, not for every paper
         self._title_row = np.full(len(self.papers), -1)
         pieces: list[Any] = []
         owners: list[np.ndarray] = []
         row = 0
         in_place = True  # the table's rows are already in this order (the usual case): use the map as it is
-        for prow, paper in enumerate(self.papers):  # rows grouped by paper, in this order
-            texts = table.texts.get(paper.paper_id, [])
+        for prow, paper_id in enumerate(self.index.papers.ids):  # rows grouped by paper, in this order
+            texts = table.texts.get(paper_id, [])
             if not texts:
                 continue
-            in_place = in_place and table.starts[paper.paper_id] == row
-            pieces.append(table.rows(paper.paper_id))
+            in_place = in_place and table.starts[paper_id] == row
+            pieces.append(table.rows(paper_id))
             owners.append(np.full(len(texts), prow))
             self._title_row[prow] = row  # position 0 is the title
             self._texts[prow] = texts
@@ -188,11 +189,11 @@ class Retriever:
         return analyse(question, self.lexicon)
 
     def paper(self, paper_id: str) -> Paper:
-        return self.papers[self._row_of[paper_id]]
+        return self.index.papers[paper_id]
 
     def sentences(self, paper_id: str) -> list[Sentence]:
         """The paper's abstract sentences as indexed, in order."""
-        return self._paper_sentences(self._row_of[paper_id])
+        return self._paper_sentences(self._row_of(paper_id))
 
     def _paper_sentences(self, row: int) -> list[Sentence]:
         got = self._sentences.get(row)
@@ -214,16 +215,16 @@ class Retriever:
         return self.lexicon.idf(term)
 
     def paper_terms(self, paper_id: str) -> frozenset[str]:
-        return self._row_terms(self._row_of[paper_id])
+        return self._row_terms(self._row_of(paper_id))
 
     def _row_terms(self, row: int) -> frozenset[str]:
         terms = self._terms.get(row)
         if terms is None:
-            terms = self._terms[row] = frozenset(self._facts[self.papers[row].paper_id].terms)
+            terms = self._terms[row] = frozenset(self._facts[self.index.papers.ids[row]].terms)
         return terms
 
     def paper_key(self, paper_id: str, *, cased: bool = False) -> str:
-        row = self._row_of[paper_id]
+        row = self._row_of(paper_id)
         return self._cased_keys[row] if cased else self._keys[row]
 
     def corpus_mentions(self, term: str) -> int:
@@ -267,9 +268,9 @@ class Retriever:
         for quoted in plan.quoted:  # 'Rethinking the Value of Network Pruning': a title
             row = self._title_rows.get(name_key(quoted))
             if row is None:
-                row = next((r for r, p in enumerate(self.papers) if name_key(quoted) in name_key(p.title)), None)
+                row = next((r for r, t in enumerate(self._titles) if name_key(quoted) in name_key(t)), None)
             if row is not None:
-                found[row] = self.papers[row].title.split(":")[0]
+                found[row] = self._titles[row].split(":")[0]
         return found
 
     def signals(self, plan: QuestionPlan, qvec: np.ndarray, *, understand: bool = True) -> Signals:
@@ -358,10 +359,10 @@ class Retriever:
             return _best_first(sig.lexical, first)
         if mode == "rrf":
             k = self.settings.candidate_k
-            d = [self.papers[i].paper_id for i in np.argsort(-sig.dense, kind="stable")[:k]]
-            lex = [self.papers[i].paper_id for i in np.argsort(-sig.lexical, kind="stable")[:k] if sig.lexical[i] > 0]
+            d = [self.index.papers.ids[i] for i in np.argsort(-sig.dense, kind="stable")[:k]]
+            lex = [self.index.papers.ids[i] for i in np.argsort(-sig.lexical, kind="stable")[:k] if sig.lexical[i] > 0]
             fused = rrf([d, lex], k=self.settings.rrf_k)
-            return iter([self._row_of[p] for p in sorted(fused, key=lambda p: -fused[p])])
+            return iter([self._row_of(p) for p in sorted(fused, key=lambda p: -fused[p])])
         return _best_first(sig.fused, first)
 
     def relevant(self, sig: Signals, row: int) -> bool:

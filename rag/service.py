@@ -7,7 +7,7 @@ import re
 import shutil
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any, Literal
@@ -83,7 +83,7 @@ class RagService:
         """The parsed corpus (parsed once; `ingest` re-reads it)."""
         return self._corpus if self._corpus is not None else self.load_corpus()
 
-    def catalog(self) -> list[Paper]:
+    def catalog(self) -> Sequence[Paper]:
         """The papers there are to ask about: the index's when there is one (so a broken page in
         the corpus folder does not stop the page from starting), else the corpus's."""
         if self._retriever is not None:
@@ -158,9 +158,8 @@ class RagService:
         retriever = self.retriever
         with self._lock:
             if self._tables is None or self._tables.store is not retriever.index.claims:
-                papers = {p.paper_id: p for p in retriever.papers}
                 self._tables = ClaimTables(
-                    store=retriever.index.claims, papers=papers,
+                    store=retriever.index.claims, papers=retriever.index.papers,
                     vocab=retriever.vocab,
                     name_of=lambda p: display_name(p, retriever.lexicon),
                 )

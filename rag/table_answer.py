@@ -10,6 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from rag.claimstore import ClaimStore
+from rag.paperstore import PaperStore
 from rag.question import QuestionPlan
 from rag.table import FLAG_WORDS, TableQuery, TableResult, run_table, table_query
 from rag.types import Answer, Citation, Hit, Paper, TableRow
@@ -24,7 +25,7 @@ class ClaimTables:
     """The collection's claims, vocabulary and flags, ready for table questions."""
 
     store: ClaimStore
-    papers: dict[str, Paper]
+    papers: PaperStore
     vocab: ClaimVocabulary
     name_of: Callable[[Paper], str]  # the paper's display name
 
@@ -39,7 +40,7 @@ class ClaimTables:
         return table_query(plan, self.vocab, self.families)
 
     def run(self, query: TableQuery, admits: Callable[[Paper], bool] | None = None) -> TableResult:
-        papers = {pid: p for pid, p in self.papers.items() if admits is None or admits(p)}
+        papers = {p.paper_id: p for p in self.papers.all() if admits is None or admits(p)}  # one pass
         return run_table(query, self.store.all(), papers, self.flags_of)
 
     def answer(self, plan: QuestionPlan, query: TableQuery, result: TableResult) -> Answer:

@@ -6,6 +6,7 @@ import json
 import os
 import re
 import shutil
+import sqlite3
 import subprocess
 import sys
 
@@ -120,6 +121,8 @@ def test_the_terminal_is_not_a_target(small_corpus, tmp_path):
         assert "\x1b" not in proc.stdout and "\x07" not in proc.stdout and "\x9b" not in proc.stdout
     assert title in outs[1].stdout  # the text itself survives
     stored = "".join(p.read_text(errors="replace") for p in (tmp_path / "i").rglob("*.json"))
+    for db in (tmp_path / "i").rglob("papers.sqlite"):  # the papers themselves (rag.paperstore)
+        stored += "".join(t + d for t, d in sqlite3.connect(db).execute("SELECT title, data FROM papers"))
     assert title in stored and "\x1b" not in stored  # kept out of the index too
 
 

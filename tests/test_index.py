@@ -132,7 +132,7 @@ def test_missing_and_corrupt_index(tmp_path, small_corpus):
     with pytest.raises(IndexCorruptError, match="--rebuild"):
         open_index(s, embedder=HashEmbedder())
     (gen / "manifest.json").write_text(json.dumps({"embedder": "fake:hash-64"}))
-    (gen / "papers.json").write_text("[{\"broken\": true}]")
+    (gen / "papers.sqlite").write_bytes(b"not a database")
     with pytest.raises(IndexCorruptError):
         open_index(s, embedder=HashEmbedder())
     assert _ingest(s, rebuild=True).added > 0
