@@ -3,7 +3,7 @@ and kept in the index generation, so that opening an index adds these up instead
 the rules over every abstract again (at 10,000 papers that was 8 s before the first search and
 10 s more before the first table question).
 
-    facts.jsonl    one line per paper, in the papers.sqlite order: its `PaperFacts`
+    facts.jsonl    one line per paper, in papers.json order: its `PaperFacts`
     facts.i64      where each line starts (n + 1 byte offsets): a paper's facts are parsed
                    when first asked for, not all of them at open (58 MB at 10,000 papers)
     keys.txt, cased_keys.txt  every paper's name key, NUL-joined: read as one string and
