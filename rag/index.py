@@ -442,8 +442,11 @@ def _open_generation(gen: Path, settings: Settings, embedder: Embedder) -> Paper
         bm25 = lexical.load(where, len(papers))
         claims = ClaimStore.open(where / CLAIMS_FILE, papers.rows())
         table = ChunkTable.read(where)
-        analysis = (Analysis.read(where, papers.ids)  # an older index: computed now
-                    or Analysis.compute([(p.paper_id, p.title, p.abstract) for p in papers.rows()]))
+        analysis = Analysis.read(where, papers.ids)
+        if analysis is None:  # an older index, one written by other rules, or a damaged one: computed now
+            log.warning("the index holds no usable facts for these rules: computing them for %d papers at every "
+                        "start until `python -m rag ingest` stores them", len(papers))
+            analysis = Analysis.compute([(p.paper_id, p.title, p.abstract) for p in papers.rows()])
     except RagError:
         raise
     except Exception as exc:  # noqa: BLE001 - any failure here means an unreadable index

@@ -5,6 +5,7 @@ index reads them instead of running the rules over every abstract."""
 from __future__ import annotations
 
 import gc
+import logging
 import os
 
 import numpy as np
@@ -129,7 +130,7 @@ def test_opening_reads_the_stored_analysis_and_an_index_without_it_still_opens(t
 
 
 @pytest.mark.parametrize("damage", ["truncated", "other rules", "postings", "pieces", "line offsets", "keys"])
-def test_a_stored_analysis_that_does_not_fit_is_not_used(tmp_path, corpus, damage):
+def test_a_stored_analysis_that_does_not_fit_is_not_used(tmp_path, corpus, damage, caplog):
     import json
 
     s = make_settings(tmp_path)
@@ -153,7 +154,9 @@ def test_a_stored_analysis_that_does_not_fit_is_not_used(tmp_path, corpus, damag
         head["rules"] = "0" * 16
         (gen / ANALYSIS).write_text(json.dumps(head))
     assert Analysis.read(gen, [p.paper_id for p in papers]) is None
-    _same_analysis(open_index(s, embedder=HashEmbedder()).analysis, Analysis.compute(_triples(papers)))
+    with caplog.at_level(logging.WARNING, logger="rag.index"):
+        _same_analysis(open_index(s, embedder=HashEmbedder()).analysis, Analysis.compute(_triples(papers)))
+    assert "computing them for 20 papers at every start until `python -m rag ingest`" in caplog.text  # told, not slow
     # and the next ingest (here with one paper changed) computes every paper's facts anew
     stats = ingest([_rotated(papers[0]), *papers[1:]], s, embedder=HashEmbedder())
     assert stats.updated == 1
