@@ -8,6 +8,9 @@ a generation::
     vectors.npy   float32 [chunks, dim], rows grouped by paper in the papers.sqlite order
     chunks.jsonl  one line per paper: {"id": paper_id, "texts": [title, sentence, ...]}; row k of a
                   paper is texts[k] (position k; position 0 is the title)
+    chunk_rows.json  {"ids", "rows", "offsets"}: each paper's id, row count and line's byte offset
+                  (n + 1), so opening reads these and a paper's texts are parsed when it is first
+                  read (chunks.jsonl is 85 MB at 50,000 papers); an index without it reads the lines
     paper_means.npy  float32 [papers, dim]: the mean of each paper's rows, in the same order. Its
                   dot product with a query is the mean of the paper's row similarities, so never
                   more than their max: a large collection's search scores every paper by it and
@@ -20,9 +23,10 @@ is read from, once, and what ingest verifies.
 from __future__ import annotations
 
 import json
+import mmap
 import threading
-from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +40,7 @@ NPY_LOAD_LOCK = threading.Lock()
 
 VECTORS = "vectors.npy"
 CHUNKS = "chunks.jsonl"
+ROWS = "chunk_rows.json"
 MEANS = "paper_means.npy"
 
 
@@ -43,24 +48,35 @@ MEANS = "paper_means.npy"
 class ChunkTable:
     """Per paper (in order): its chunk texts and the matrix rows they occupy."""
 
-    texts: dict[str, list[str]]
+    texts: Mapping[str, list[str]]  # parsed when asked for, when read from disk
     starts: dict[str, int]
     vectors: np.ndarray  # a memory map when read from disk
     means: np.ndarray | None = None  # [papers, dim] in the table's paper order (None: an index built before it)
+    counts: dict[str, int] = field(default_factory=dict)  # rows per paper (filled from `texts` when not given)
+
+    def __post_init__(self) -> None:
+        if not self.counts:
+            self.counts = {pid: len(t) for pid, t in self.texts.items()}
 
     @classmethod
     def read(cls, gen: Path) -> ChunkTable | None:
         """The generation's table, or None when it has none (an index built before it)."""
         if not (gen / VECTORS).exists() or not (gen / CHUNKS).exists():
             return None
-        texts: dict[str, list[str]] = {}
-        starts: dict[str, int] = {}
-        row = 0
-        with open(gen / CHUNKS, encoding="utf-8") as f:
-            for line in f:
-                item = json.loads(line)
-                texts[item["id"]], starts[item["id"]] = item["texts"], row
-                row += len(item["texts"])
+        texts: Mapping[str, list[str]]
+        lazy = _LazyTexts.read(gen)
+        if lazy is not None:
+            texts, counts = lazy, lazy.counts
+            starts = dict(zip(lazy.ids, np.r_[0, np.cumsum(lazy.rows)[:-1]].tolist() if lazy.ids else []))
+            row = int(sum(lazy.rows))
+        else:  # an index written before chunk_rows.json, or one whose lines no longer match it
+            texts, starts, row = {}, {}, 0
+            with open(gen / CHUNKS, encoding="utf-8") as f:
+                for line in f:
+                    item = json.loads(line)
+                    texts[item["id"]], starts[item["id"]] = item["texts"], row
+                    row += len(item["texts"])
+            counts = {pid: len(t) for pid, t in texts.items()}
         with NPY_LOAD_LOCK:
             vectors = np.load(gen / VECTORS, mmap_mode="r")
             means = np.load(gen / MEANS, mmap_mode="r") if (gen / MEANS).exists() else None
@@ -68,7 +84,7 @@ class ChunkTable:
             raise ValueError(f"{VECTORS} has {vectors.shape[0]} rows, {CHUNKS} names {row}")
         if means is not None and means.shape != (len(texts), vectors.shape[1]):
             raise ValueError(f"{MEANS} has shape {means.shape}, expected {(len(texts), vectors.shape[1])}")
-        return cls(texts, starts, vectors, means)
+        return cls(texts, starts, vectors, means, counts)
 
     @classmethod
     def read_if_whole(cls, gen: Path) -> ChunkTable | None:
@@ -80,7 +96,46 @@ class ChunkTable:
 
     def rows(self, paper_id: str) -> np.ndarray:
         start = self.starts[paper_id]
-        return self.vectors[start : start + len(self.texts[paper_id])]
+        return self.vectors[start : start + self.counts[paper_id]]
+
+
+class _LazyTexts(Mapping[str, list[str]]):
+    """chunks.jsonl, memory-mapped: a paper's line is parsed when it is first asked for."""
+
+    def __init__(self, path: Path, ids: list[str], rows: list[int], offsets: list[int]):
+        with open(path, "rb") as f:
+            self._map = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) if offsets[-1] else b""
+        self.ids, self.rows, self._offsets = ids, rows, offsets
+        self._at = {pid: i for i, pid in enumerate(ids)}
+        self.counts = dict(zip(ids, rows))
+
+    @classmethod
+    def read(cls, gen: Path) -> _LazyTexts | None:
+        """The lazy lines, or None when chunk_rows.json is missing or does not fit chunks.jsonl."""
+        try:
+            head = json.loads((gen / ROWS).read_text())
+            ids, rows, offsets = head["ids"], head["rows"], head["offsets"]
+        except (OSError, ValueError, KeyError):
+            return None
+        if len(rows) != len(ids) or len(offsets) != len(ids) + 1 or offsets[-1] != (gen / CHUNKS).stat().st_size:
+            return None
+        return cls(gen / CHUNKS, ids, rows, offsets)
+
+    def __getitem__(self, paper_id: str) -> list[str]:
+        i = self._at[paper_id]
+        item = json.loads(self._map[self._offsets[i] : self._offsets[i + 1]])
+        if item["id"] != paper_id or len(item["texts"]) != self.rows[i]:
+            raise ValueError(f"{CHUNKS} line {i + 1} does not match {ROWS}")
+        return item["texts"]
+
+    def __contains__(self, paper_id: object) -> bool:
+        return paper_id in self._at
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.ids)
+
+    def __len__(self) -> int:
+        return len(self.ids)
 
 
 def from_collection(collection: Any, order: Iterable[str], dim: int) -> ChunkTable:
@@ -108,14 +163,20 @@ def write(gen: Path, papers: Iterable[tuple[str, list[str], np.ndarray]], total:
     out = np.lib.format.open_memmap(gen / VECTORS, mode="w+", dtype=np.float32, shape=(total, dim))
     means = np.lib.format.open_memmap(gen / MEANS, mode="w+", dtype=np.float32, shape=(n_papers, dim))
     row = 0
-    with open(gen / CHUNKS, "w", encoding="utf-8") as f:
+    ids: list[str] = []
+    counts: list[int] = []
+    offsets = [0]
+    with open(gen / CHUNKS, "wb") as f:
         for i, (pid, texts, vectors) in enumerate(papers):
             out[row : row + len(texts)] = vectors
             means[i] = np.asarray(vectors, dtype=np.float32).mean(axis=0) if len(texts) else 0.0
             row += len(texts)
-            f.write(json.dumps({"id": pid, "texts": texts}, ensure_ascii=False) + "\n")
+            offsets.append(offsets[-1] + f.write((json.dumps({"id": pid, "texts": texts}, ensure_ascii=False) + "\n").encode()))
+            ids.append(pid)
+            counts.append(len(texts))
     if row != total:
         raise ValueError(f"wrote {row} rows, expected {total}")
+    (gen / ROWS).write_text(json.dumps({"ids": ids, "rows": counts, "offsets": offsets}))
     out.flush()
     means.flush()
     del out, means
@@ -139,6 +200,6 @@ def carry_forward(gen: Path, old_gen: Path | None, order: list[str], new: dict[s
                 assert old is not None  # noqa: S101 - `kept` is non-empty here
                 yield pid, old.texts[pid], old.rows(pid)
 
-    total = sum(len(new[pid][0]) if pid in new else len(old.texts[pid]) for pid in order)  # type: ignore[union-attr]
+    total = sum(len(new[pid][0]) if pid in new else old.counts[pid] for pid in order)  # type: ignore[union-attr]
     write(gen, rows(), total, dim, len(order))
     return total

@@ -148,23 +148,24 @@ class Retriever:
                 table = from_collection(self.index.collection, self.index.papers.ids, self.index.embedder.dim)
             except Exception as exc:  # noqa: BLE001 - a damaged vector file: say so, not a traceback
                 raise IndexCorruptError(str(self.settings.index_dir), f"{type(exc).__name__}: {exc}") from None
-        self._texts: list[list[str]] = [[] for _ in range(len(self.papers))]  # per paper: title, then its sentences
+        self._table = table  # per paper: title, then its sentences (parsed when a paper is first read)
         self._sentences: dict[int, list[Sentence]] = {}  # made when a paper is first read, not for every paper
         self._title_row = np.full(len(self.papers), -1)
         pieces: list[Any] = []
         owners: list[np.ndarray] = []
         row = 0
         in_place = True  # the table's rows are already in this order (the usual case): use the map as it is
+        self._row_count = np.zeros(len(self.papers), dtype=int)
         for prow, paper_id in enumerate(self.index.papers.ids):  # rows grouped by paper, in this order
-            texts = table.texts.get(paper_id, [])
-            if not texts:
+            count = table.counts.get(paper_id, 0)
+            if not count:
                 continue
             in_place = in_place and table.starts[paper_id] == row
             pieces.append(table.rows(paper_id))
-            owners.append(np.full(len(texts), prow))
+            owners.append(np.full(count, prow))
             self._title_row[prow] = row  # position 0 is the title
-            self._texts[prow] = texts
-            row += len(texts)
+            self._row_count[prow] = count
+            row += count
         in_place = in_place and table.vectors.shape[0] == row
         self._vecs = (np.asarray(table.vectors) if in_place
                       else np.concatenate(pieces) if pieces else np.zeros((0, self.index.embedder.dim), np.float32))
@@ -172,7 +173,6 @@ class Retriever:
         preselect = (row > self.settings.dense_exact_max_rows and in_place and table.means is not None
                      and len(table.means) == len(self.papers))
         self._means = np.asarray(table.means) if preselect else None
-        self._row_count = np.array([len(t) for t in self._texts], dtype=int)
         self._sample = _EMPTY  # papers whose best row estimates the median (a collection that preselects)
         if preselect:
             sample = max(1, min(_MEDIAN_SAMPLE, len(self.papers) // 10))
@@ -199,7 +199,8 @@ class Retriever:
         got = self._sentences.get(row)
         if got is None:  # two threads may both make it: the same list either way
             start = int(self._title_row[row])
-            got = self._sentences[row] = [Sentence(t, start + k, k) for k, t in enumerate(self._texts[row]) if k > 0]
+            texts = self._table.texts[self.index.papers.ids[row]] if self._row_count[row] else []
+            got = self._sentences[row] = [Sentence(t, start + k, k) for k, t in enumerate(texts) if k > 0]
         return got
 
     def sentence_similarities(self, qvec: np.ndarray, paper_id: str) -> np.ndarray:

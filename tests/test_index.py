@@ -298,3 +298,34 @@ def test_two_papers_with_one_id_are_refused_before_anything_is_written(tmp_path,
     with pytest.raises(RagError, match="two papers have the id"):
         ingest([corpus.papers[0], twin], s, embedder=HashEmbedder())
     assert not (s.index_dir / "CURRENT").exists()
+
+
+def test_chunk_texts_are_read_per_paper_and_an_index_without_their_row_file_reads_them_whole(tmp_path, small_corpus,
+                                                                                          monkeypatch):
+    import numpy as np
+
+    from rag import chunkstore
+    from rag.chunkstore import ROWS, ChunkTable
+
+    s = make_settings(tmp_path, corpus_dir=small_corpus)
+    _ingest(s)
+    gen = s.index_dir / (s.index_dir / "CURRENT").read_text()
+    parsed = []
+    real_loads = chunkstore.json.loads
+    lines = {p: chunkstore.json.dumps({"id": p, "texts": t}, ensure_ascii=False) + "\n"
+             for p, t in ChunkTable.read(gen).texts.items()}
+    lines_of = {form: p for p, line in lines.items() for form in (line, line.encode())}  # read as text or bytes
+    monkeypatch.setattr(chunkstore.json, "loads",
+                        lambda b: (parsed.append(lines_of[b]) if b in lines_of else None) or real_loads(b))
+    lazy = ChunkTable.read(gen)
+    assert not parsed  # opening parses no paper's line
+    hits = Retriever(open_index(s, embedder=HashEmbedder()), s).search("mixture of experts robustness", top_k=3)
+    assert hits and 0 < len(set(parsed)) < len(lazy.texts)  # the lines of the papers read, not all
+    monkeypatch.setattr(chunkstore.json, "loads", real_loads)
+    (gen / ROWS).unlink()  # an index written before the row file
+    whole = ChunkTable.read(gen)
+    assert isinstance(whole.texts, dict) and dict(lazy.texts) == whole.texts
+    assert lazy.starts == whole.starts and lazy.counts == whole.counts
+    assert all(np.array_equal(lazy.rows(p), whole.rows(p)) for p in whole.texts)
+    again = Retriever(open_index(s, embedder=HashEmbedder()), s).search("mixture of experts robustness", top_k=3)
+    assert [(h.paper_id, h.why.sentence) for h in again] == [(h.paper_id, h.why.sentence) for h in hits]
