@@ -23,7 +23,6 @@ is read from, once, and what ingest verifies.
 from __future__ import annotations
 
 import json
-import mmap
 import threading
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -32,6 +31,7 @@ from typing import Any
 
 import numpy as np
 
+from rag.jsonlines import LineWriter, Lines
 from rag.vectors import pages
 
 # np.load parses a .npy header with ast.literal_eval, which CPython 3.11 can break when threads
@@ -103,9 +103,8 @@ class _LazyTexts(Mapping[str, list[str]]):
     """chunks.jsonl, memory-mapped: a paper's line is parsed when it is first asked for."""
 
     def __init__(self, path: Path, ids: list[str], rows: list[int], offsets: list[int]):
-        with open(path, "rb") as f:
-            self._map = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) if offsets[-1] else b""
-        self.ids, self.rows, self._offsets = ids, rows, offsets
+        self._lines = Lines(path, offsets)
+        self.ids, self.rows = ids, rows
         self._at = {pid: i for i, pid in enumerate(ids)}
         self.counts = dict(zip(ids, rows))
 
@@ -117,13 +116,13 @@ class _LazyTexts(Mapping[str, list[str]]):
             ids, rows, offsets = head["ids"], head["rows"], head["offsets"]
         except (OSError, ValueError, KeyError):
             return None
-        if len(rows) != len(ids) or len(offsets) != len(ids) + 1 or offsets[-1] != (gen / CHUNKS).stat().st_size:
+        if len(rows) != len(ids) or not Lines.fit(gen / CHUNKS, offsets, len(ids)):
             return None
         return cls(gen / CHUNKS, ids, rows, offsets)
 
     def __getitem__(self, paper_id: str) -> list[str]:
         i = self._at[paper_id]
-        item = json.loads(self._map[self._offsets[i] : self._offsets[i + 1]])
+        item = self._lines[i]
         if item["id"] != paper_id or len(item["texts"]) != self.rows[i]:
             raise ValueError(f"{CHUNKS} line {i + 1} does not match {ROWS}")
         return item["texts"]
@@ -165,18 +164,17 @@ def write(gen: Path, papers: Iterable[tuple[str, list[str], np.ndarray]], total:
     row = 0
     ids: list[str] = []
     counts: list[int] = []
-    offsets = [0]
-    with open(gen / CHUNKS, "wb") as f:
+    with LineWriter(gen / CHUNKS) as lines:
         for i, (pid, texts, vectors) in enumerate(papers):
             out[row : row + len(texts)] = vectors
             means[i] = np.asarray(vectors, dtype=np.float32).mean(axis=0) if len(texts) else 0.0
             row += len(texts)
-            offsets.append(offsets[-1] + f.write((json.dumps({"id": pid, "texts": texts}, ensure_ascii=False) + "\n").encode()))
+            lines.add({"id": pid, "texts": texts})
             ids.append(pid)
             counts.append(len(texts))
     if row != total:
         raise ValueError(f"wrote {row} rows, expected {total}")
-    (gen / ROWS).write_text(json.dumps({"ids": ids, "rows": counts, "offsets": offsets}))
+    (gen / ROWS).write_text(json.dumps({"ids": ids, "rows": counts, "offsets": lines.offsets}))
     out.flush()
     means.flush()
     del out, means

@@ -3,7 +3,7 @@ and kept in the index generation, so that opening an index adds these up instead
 the rules over every abstract again (at 10,000 papers that was 8 s before the first search and
 10 s more before the first table question).
 
-    facts.jsonl    one line per paper, in papers.json order: its `PaperFacts`
+    facts.jsonl    one line per paper, in the papers.sqlite order: its `PaperFacts` (rag.jsonlines)
     facts.i64      where each line starts (n + 1 byte offsets): a paper's facts are parsed
                    when first asked for, not all of them at open (58 MB at 10,000 papers)
     keys.txt, cased_keys.txt  every paper's name key, NUL-joined: read as one string and
@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import mmap
 import re
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -36,6 +35,7 @@ from typing import Any
 
 import numpy as np
 
+from rag.jsonlines import LineWriter, Lines
 from rag.lexicon import MAX_NAME_DF, MAX_NAME_SHARE, Lexicon, find_acronyms, paper_names
 from rag.text import content_terms, name_key
 from rag.vocabulary import ClaimVocabulary, claim_words
@@ -236,18 +236,17 @@ class StoredFacts(Mapping[str, PaperFacts]):
     """A generation's facts.jsonl, memory-mapped: a paper's line is parsed when it is first
     asked for (answering reads a few papers' terms; an ingest carrying facts forward reads all)."""
 
-    def __init__(self, path: Path, ids: Sequence[str], offsets: np.ndarray):
-        with open(path, "rb") as f:
-            self._map = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) if offsets[-1] else b""
+    def __init__(self, path: Path, ids: Sequence[str], offsets: list[int]):
+        self._lines = Lines(path, offsets)
         self._row = {pid: i for i, pid in enumerate(ids)}
-        self._ids, self._offsets = list(ids), offsets.tolist()
+        self._ids = list(ids)
         self._parsed: dict[int, PaperFacts] = {}
 
     def __getitem__(self, paper_id: str) -> PaperFacts:
         row = self._row[paper_id]
         got = self._parsed.get(row)
         if got is None:
-            got = PaperFacts.from_json(json.loads(self._map[self._offsets[row] : self._offsets[row + 1]]))
+            got = PaperFacts.from_json(self._lines[row])
             if got.paper_id != paper_id:
                 raise ValueError(f"{FACTS} line {row + 1} holds {got.paper_id}, not {paper_id}")
             self._parsed[row] = got
@@ -313,11 +312,10 @@ class Analysis:
 
     def write(self, gen: Path) -> None:
         """Into a generation, facts in the order given by the collection (dict order)."""
-        offsets = [0]
-        with open(gen / FACTS, "wb") as out:
+        with LineWriter(gen / FACTS) as out:
             for f in self.facts.values():
-                offsets.append(offsets[-1] + out.write((json.dumps(f.to_json(), ensure_ascii=False) + "\n").encode()))
-        np.array(offsets, dtype="<i8").tofile(gen / FACT_ROWS)
+                out.add(f.to_json())
+        np.array(out.offsets, dtype="<i8").tofile(gen / FACT_ROWS)
         for name, cased in ((KEYS, False), (CASED_KEYS, True)):  # a key never holds a NUL
             (gen / name).write_text("\0".join(self.keys(cased=cased)), encoding="utf-8")
         self.postings().write(gen / POSTINGS)
@@ -342,9 +340,8 @@ class Analysis:
             head = json.loads((gen / ANALYSIS).read_text(encoding="utf-8"))
             if head.get("rules") != rules_digest():
                 return None
-            ids, offsets = head["papers"], np.fromfile(gen / FACT_ROWS, dtype="<i8")
-            if (len(offsets) != len(ids) + 1 or offsets[0] != 0 or (gen / FACTS).stat().st_size != offsets[-1]
-                    or (order is not None and ids != list(order))):
+            ids, offsets = head["papers"], np.fromfile(gen / FACT_ROWS, dtype="<i8").tolist()
+            if not Lines.fit(gen / FACTS, offsets, len(ids)) or (order is not None and ids != list(order)):
                 return None
             facts = StoredFacts(gen / FACTS, ids, offsets)
             keys = {cased: (gen / name).read_text(encoding="utf-8").split("\0") if ids else []

@@ -1,0 +1,46 @@
+"""One JSON object per line, written with each line's byte offset and read back one line at a
+time from a memory map: what the index keeps per paper (rag.facts `facts.jsonl`, rag.chunkstore
+`chunks.jsonl`) is parsed when a paper is first read, not all of it at open."""
+
+from __future__ import annotations
+
+import json
+import mmap
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+
+class LineWriter:
+    """`with LineWriter(path) as out: out.add(obj)`; `out.offsets` is where each line starts,
+    n + 1 entries (the last is the file's size)."""
+
+    def __init__(self, path: Path):
+        self._file = open(path, "wb")  # noqa: SIM115 - closed by __exit__
+        self.offsets = [0]
+
+    def add(self, obj: Any) -> None:
+        self.offsets.append(self.offsets[-1] + self._file.write((json.dumps(obj, ensure_ascii=False) + "\n").encode()))
+
+    def __enter__(self) -> LineWriter:
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
+        self._file.close()
+
+
+class Lines:
+    """A file written by LineWriter, memory-mapped: `lines[i]` parses line i."""
+
+    def __init__(self, path: Path, offsets: list[int]):
+        with open(path, "rb") as f:
+            self._map: mmap.mmap | bytes = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) if offsets[-1] else b""
+        self._offsets = offsets
+
+    @staticmethod
+    def fit(path: Path, offsets: list[int], n: int) -> bool:
+        """Whether `offsets` are those of `n` lines that make up the whole file (what a read trusts)."""
+        return len(offsets) == n + 1 and offsets[0] == 0 and path.stat().st_size == offsets[-1]
+
+    def __getitem__(self, i: int) -> Any:
+        return json.loads(self._map[self._offsets[i] : self._offsets[i + 1]])
