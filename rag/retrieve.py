@@ -340,18 +340,29 @@ class Retriever:
         out = np.zeros(len(self.papers), dtype=np.float32)
         if not total:
             return out
+        holding: dict[frozenset[str], np.ndarray] = {}  # each term lists the question's aliases: one intersection each
         for g in plan.terms:
             covered = np.zeros(len(self.papers), dtype=bool)
             covered[self._rows_with(g.term)] = True
             for alt in g.alternatives:
-                rows = None
-                for t in alt:
-                    r = self._rows_with(t)
-                    rows = r if rows is None else np.intersect1d(rows, r, assume_unique=True)
-                if rows is not None:
-                    covered[rows] = True
-            out += g.weight * covered
+                rows = holding.get(alt)
+                if rows is None:
+                    rows = holding[alt] = self._rows_with_all(alt)
+                covered[rows] = True
+            np.add(out, np.float64(g.weight), out=out, where=covered)  # float64 sum, as `out += weight * covered`
         return out / total
+
+    def _rows_with_all(self, terms: frozenset[str]) -> np.ndarray:
+        """The rows holding every one of `terms`: the rarest term's rows, kept where each other
+        term's sorted rows hold them (O(rarest · log) instead of sorting both lists)."""
+        postings = sorted((self._rows_with(t) for t in terms), key=len)
+        rows = postings[0] if postings else _EMPTY
+        for other in postings[1:]:
+            if not len(rows):
+                break
+            at = np.minimum(np.searchsorted(other, rows), len(other) - 1)
+            rows = rows[other[at] == rows]
+        return rows
 
     def _order(self, sig: Signals, mode: Mode, first: int) -> Iterator[int]:
         if mode == "dense":

@@ -92,6 +92,24 @@ def test_corpus_mentions_counts_the_papers_mentions_says_mention_the_term(servic
     assert r.corpus_mentions("CNN") > 3 and r.corpus_mentions(last.title) >= 1
 
 
+def test_coverage_from_the_postings_is_plan_coverage_of_every_paper(service):
+    """`Retriever.coverage` (postings, each alias intersected once from its rarest term) gives
+    every paper what `QuestionPlan.coverage` says of its terms, papers covered only through a
+    several-word alias included."""
+    r = service.retriever
+    through_alias = 0
+    for q in ["How much does the DNN serving overhead add to inference latency?",
+              "What top-1 accuracy do CNNs reach on ImageNet?", "Which LLM beats GPT-3 at few-shot learning?",
+              "Which mixture of experts models scale to a trillion parameters?", "zzqx"]:
+        plan = r.plan(q)
+        got = r.coverage(plan)
+        want = np.array([plan.coverage(r._row_terms(i)) for i in range(len(r.papers))], dtype=np.float32)
+        np.testing.assert_allclose(got, want, rtol=1e-6, err_msg=q)
+        through_alias += sum(1 for i in range(len(r.papers))
+                             if got[i] > 0 and not any(g.term in r._row_terms(i) for g in plan.terms))
+    assert through_alias > 20
+
+
 def test_best_first_is_a_stable_sort_of_the_scores_however_far_it_is_read():
     rng = np.random.default_rng(3)
     scores = rng.integers(0, 6, 300).astype(np.float32)  # many ties
