@@ -6,8 +6,9 @@ the rules over every abstract again (at 10,000 papers that was 8 s before the fi
     facts.jsonl    one line per paper, in the papers.sqlite order: its `PaperFacts` (rag.jsonlines)
     facts.i64      where each line starts (n + 1 byte offsets): a paper's facts are parsed
                    when first asked for, not all of them at open (58 MB at 10,000 papers)
-    keys.txt, cased_keys.txt  every paper's name key, NUL-joined: read as one string and
-                   split once, not taken out of every paper's facts
+    keys.jsonl, cased_keys.jsonl  every paper's name key, one per line (rag.jsonlines), with
+                   keys.i64 / cased_keys.i64: a key is read when asked for (counting a name's
+                   mentions reads the papers holding its rarest piece), not every key at open
     analysis.json  the collection's `Lexicon`, the mined part of its `ClaimVocabulary` and
                    the papers' order
     postings.i64   term -> rows of the papers holding it (the coverage signal's postings)
@@ -35,14 +36,14 @@ from typing import Any
 
 import numpy as np
 
-from rag.jsonlines import LineWriter, Lines
+from rag.jsonlines import Lines, write_lines
 from rag.lexicon import MAX_NAME_DF, MAX_NAME_SHARE, Lexicon, find_acronyms, paper_names
 from rag.text import content_terms, name_key
 from rag.vocabulary import ClaimVocabulary, claim_words
 
 FACTS = "facts.jsonl"
 FACT_ROWS = "facts.i64"  # raw little-endian int64 byte offsets of the lines
-KEYS, CASED_KEYS = "keys.txt", "cased_keys.txt"
+KEYS = {False: ("keys.jsonl", "keys.i64"), True: ("cased_keys.jsonl", "cased_keys.i64")}  # by cased
 ANALYSIS = "analysis.json"
 POSTINGS = "postings.i64"  # raw little-endian int64: np.load's header parse (ast) is not thread-safe on 3.11
 PIECES = "pieces.i64"
@@ -236,8 +237,8 @@ class StoredFacts(Mapping[str, PaperFacts]):
     """A generation's facts.jsonl, memory-mapped: a paper's line is parsed when it is first
     asked for (answering reads a few papers' terms; an ingest carrying facts forward reads all)."""
 
-    def __init__(self, path: Path, ids: Sequence[str], offsets: list[int]):
-        self._lines = Lines(path, offsets)
+    def __init__(self, lines: Lines, ids: Sequence[str]):
+        self._lines = lines
         self._row = {pid: i for i, pid in enumerate(ids)}
         self._ids = list(ids)
         self._parsed: dict[int, PaperFacts] = {}
@@ -267,10 +268,10 @@ class Analysis:
     lexicon: Lexicon
     vocab: ClaimVocabulary
     stored_postings: Postings | None = field(default=None, repr=False, compare=False)
-    stored_keys: dict[bool, list[str]] | None = field(default=None, repr=False, compare=False)
+    stored_keys: dict[bool, Sequence[str]] | None = field(default=None, repr=False, compare=False)
     stored_pieces: Postings | None = field(default=None, repr=False, compare=False)
 
-    def keys(self, *, cased: bool = False) -> list[str]:
+    def keys(self, *, cased: bool = False) -> Sequence[str]:
         """Every paper's name key (`PaperFacts.key` / `cased_key`) in order: read from the
         generation, or taken from the facts."""
         if self.stored_keys is not None:
@@ -312,12 +313,9 @@ class Analysis:
 
     def write(self, gen: Path) -> None:
         """Into a generation, facts in the order given by the collection (dict order)."""
-        with LineWriter(gen / FACTS) as out:
-            for f in self.facts.values():
-                out.add(f.to_json())
-        np.array(out.offsets, dtype="<i8").tofile(gen / FACT_ROWS)
-        for name, cased in ((KEYS, False), (CASED_KEYS, True)):  # a key never holds a NUL
-            (gen / name).write_text("\0".join(self.keys(cased=cased)), encoding="utf-8")
+        write_lines(gen / FACTS, gen / FACT_ROWS, (f.to_json() for f in self.facts.values()))
+        for cased, (name, offsets) in KEYS.items():
+            write_lines(gen / name, gen / offsets, self.keys(cased=cased))
         self.postings().write(gen / POSTINGS)
         self.pieces().write(gen / PIECES)
         lx = self.lexicon
@@ -340,14 +338,12 @@ class Analysis:
             head = json.loads((gen / ANALYSIS).read_text(encoding="utf-8"))
             if head.get("rules") != rules_digest():
                 return None
-            ids, offsets = head["papers"], np.fromfile(gen / FACT_ROWS, dtype="<i8").tolist()
-            if not Lines.fit(gen / FACTS, offsets, len(ids)) or (order is not None and ids != list(order)):
+            ids = head["papers"]
+            lines = Lines.open(gen / FACTS, gen / FACT_ROWS, len(ids))
+            keys = {cased: Lines.open(gen / name, gen / offsets, len(ids)) for cased, (name, offsets) in KEYS.items()}
+            if lines is None or None in keys.values() or (order is not None and ids != list(order)):
                 return None
-            facts = StoredFacts(gen / FACTS, ids, offsets)
-            keys = {cased: (gen / name).read_text(encoding="utf-8").split("\0") if ids else []
-                    for name, cased in ((KEYS, False), (CASED_KEYS, True))}
-            if any(len(k) != len(ids) for k in keys.values()):
-                return None
+            facts = StoredFacts(lines, ids)
             lx, cv = head["lexicon"], head["claim_vocabulary"]
             lexicon = Lexicon(n_docs=lx["n_docs"], df=lx["df"], vocab=lx["vocab"],
                               acronyms={a: set(lfs) for a, lfs in lx["acronyms"].items()},

@@ -132,7 +132,6 @@ class Retriever:
         self._names = [(self._row_of(pid), n, name_key(n)) for pid, ns in self.lexicon.names.items()
                        if pid in index.papers for n in ns]
         self._titles = index.papers.titles
-        self._title_rows = {name_key(t): i for i, t in enumerate(self._titles)}
         self._pieces = analysis.pieces()
         self._mention_count = lru_cache(maxsize=_MENTION_CACHE)(self._count_mentions)  # thread-safe
         self._load_vectors()
@@ -267,12 +266,27 @@ class Retriever:
             if len(key.replace(" ", "")) >= 3 and key in q and len(key) > len(name_key(found.get(row, ""))):
                 found[row] = name
         for quoted in plan.quoted:  # 'Rethinking the Value of Network Pruning': a title
-            row = self._title_rows.get(name_key(quoted))
-            if row is None:
-                row = next((r for r, t in enumerate(self._titles) if name_key(quoted) in name_key(t)), None)
+            row = self._titled(quoted)
             if row is not None:
                 found[row] = self._titles[row].split(":")[0]
         return found
+
+    def _titled(self, quoted: str) -> int | None:
+        """The paper titled `quoted` (the last such), else the first whose title holds it as
+        whole words: looked for among the papers whose name key holds its rarest piece (a
+        title's pieces are its paper's), not by making every title's key."""
+        key = name_key(quoted)
+        if not key:
+            return None
+        rarest = min(key.split(), key=self._pieces.count)
+        exact = inside = None
+        for row in self._pieces.get(rarest, _EMPTY).tolist():
+            title = name_key(self._titles[row])
+            if title == key:
+                exact = row
+            elif inside is None and key in title:
+                inside = row
+        return exact if exact is not None else inside
 
     def signals(self, plan: QuestionPlan, qvec: np.ndarray, *, understand: bool = True) -> Signals:
         """Every signal for every paper. `understand=False` scores the raw question (no

@@ -5,6 +5,7 @@ index reads them instead of running the rules over every abstract."""
 from __future__ import annotations
 
 import gc
+import json
 import logging
 import os
 
@@ -106,13 +107,25 @@ def test_opening_reads_the_stored_analysis_and_an_index_without_it_still_opens(t
         raise AssertionError("the rules ran at open")
 
     parsed: list[str] = []
-    real = PaperFacts.from_json
+    keys_read: list[str] = []
+    real, real_loads = PaperFacts.from_json, json.loads
+
+    def loads(line: bytes):
+        value = real_loads(line)
+        if isinstance(value, str):  # a keys.jsonl line
+            keys_read.append(value)
+        return value
+
     with monkeypatch.context() as m:
         m.setattr(PaperFacts, "of", classmethod(refuse))
         m.setattr(PaperFacts, "from_json", classmethod(lambda cls, d: parsed.append(d["paper_id"]) or real(d)))
+        m.setattr(json, "loads", loads)
         idx = open_index(s, embedder=HashEmbedder())
         retriever = Retriever(idx, s)
         hits = retriever.search(papers[3].title, top_k=3)
+        assert not keys_read  # no paper's name key read to open and search
+        assert retriever.paper_key(papers[0].paper_id) == expected.facts[papers[0].paper_id].key
+        assert keys_read == [expected.facts[papers[0].paper_id].key]  # the one asked for
     # facts are parsed for the papers a search scores, not for every paper at open
     assert hits and 0 < len(parsed) <= 3 and set(parsed) <= {h.paper_id for h in hits}
     _same_analysis(idx.analysis, expected)
@@ -131,8 +144,6 @@ def test_opening_reads_the_stored_analysis_and_an_index_without_it_still_opens(t
 
 @pytest.mark.parametrize("damage", ["truncated", "other rules", "postings", "pieces", "line offsets", "keys"])
 def test_a_stored_analysis_that_does_not_fit_is_not_used(tmp_path, corpus, damage, caplog):
-    import json
-
     s = make_settings(tmp_path)
     papers = corpus.papers[:20]
     ingest(papers, s, embedder=HashEmbedder())
@@ -144,8 +155,8 @@ def test_a_stored_analysis_that_does_not_fit_is_not_used(tmp_path, corpus, damag
         raw = (gen / "facts.i64").read_bytes()
         (gen / "facts.i64").write_bytes(raw[:-8])
     elif damage == "keys":  # one paper's key missing
-        keys = (gen / "keys.txt").read_text().split("\0")
-        (gen / "keys.txt").write_text("\0".join(keys[1:]))
+        keys = (gen / "keys.jsonl").read_text().splitlines(keepends=True)
+        (gen / "keys.jsonl").write_text("".join(keys[1:]))
     elif damage in ("postings", "pieces"):  # rows that do not add up to what the term list says
         raw = (gen / f"{damage}.i64").read_bytes()
         (gen / f"{damage}.i64").write_bytes(raw[:-8])

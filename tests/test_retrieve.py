@@ -110,6 +110,30 @@ def test_coverage_from_the_postings_is_plan_coverage_of_every_paper(service):
     assert through_alias > 20
 
 
+def test_a_quoted_title_finds_its_paper_among_those_holding_its_rarest_piece(service):
+    """What scanning every title's key finds (an exact title, else the first title holding the
+    quoted words), for every title, a few words of it, and words no title holds."""
+    from rag.text import name_key
+
+    r = service.retriever
+    keys = [name_key(t) for t in r._titles]
+
+    def scanned(quoted: str) -> int | None:
+        q = name_key(quoted)
+        exact = [i for i, k in enumerate(keys) if k == q]
+        return exact[-1] if exact else next((i for i, k in enumerate(keys) if q in k), None)
+
+    quotes = [*r._titles, *(" ".join(t.split()[1:4]) for t in r._titles), "Network Pruning", "zzqx of the"]
+    found = 0
+    for quoted in quotes:
+        want = scanned(quoted) if name_key(quoted) else None
+        assert r._titled(quoted) == want, quoted
+        found += want is not None
+    assert found > len(r._titles) and r._titled("zzqx of the") is None
+    plan = r.plan(f"What does '{r._titles[7]}' report?")
+    assert 7 in r.named_papers(plan)
+
+
 def test_best_first_is_a_stable_sort_of_the_scores_however_far_it_is_read():
     rng = np.random.default_rng(3)
     scores = rng.integers(0, 6, 300).astype(np.float32)  # many ties
