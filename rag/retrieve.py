@@ -149,25 +149,20 @@ class Retriever:
                 raise IndexCorruptError(str(self.settings.index_dir), f"{type(exc).__name__}: {exc}") from None
         self._table = table  # per paper: title, then its sentences (parsed when a paper is first read)
         self._sentences: dict[int, list[Sentence]] = {}  # made when a paper is first read, not for every paper
-        self._title_row = np.full(len(self.papers), -1)
-        pieces: list[Any] = []
-        owners: list[np.ndarray] = []
-        row = 0
-        in_place = True  # the table's rows are already in this order (the usual case): use the map as it is
-        self._row_count = np.zeros(len(self.papers), dtype=int)
-        for prow, paper_id in enumerate(self.index.papers.ids):  # rows grouped by paper, in this order
-            count = table.counts.get(paper_id, 0)
-            if not count:
-                continue
-            in_place = in_place and table.starts[paper_id] == row
-            pieces.append(table.rows(paper_id))
-            owners.append(np.full(count, prow))
-            self._title_row[prow] = row  # position 0 is the title
-            self._row_count[prow] = count
-            row += count
-        in_place = in_place and table.vectors.shape[0] == row
+        ids = self.index.papers.ids  # rows grouped by paper, in this order
+        counts = np.fromiter((table.counts.get(p, 0) for p in ids), dtype=np.int64, count=len(ids))
+        first = np.cumsum(counts) - counts  # where each paper's rows start in this order
+        has = counts > 0
+        starts = np.fromiter((table.starts[p] for p, c in zip(ids, counts.tolist()) if c), dtype=np.int64,
+                             count=int(has.sum()))
+        row = int(counts.sum())
+        # the table's rows already in this order (the usual case): the map is used as it is
+        in_place = bool(np.array_equal(starts, first[has])) and table.vectors.shape[0] == row
+        self._title_row = np.where(has, first, -1)  # position 0 is the title
+        self._row_count = counts
         self._vecs = (np.asarray(table.vectors) if in_place
-                      else np.concatenate(pieces) if pieces else np.zeros((0, self.index.embedder.dim), np.float32))
+                      else np.concatenate([table.rows(p) for p, c in zip(ids, counts.tolist()) if c]) if row
+                      else np.zeros((0, self.index.embedder.dim), np.float32))
         # a large collection: every paper scored by the mean of its rows, the rows read for the best only
         preselect = (row > self.settings.dense_exact_max_rows and in_place and table.means is not None
                      and len(table.means) == len(self.papers))
@@ -178,7 +173,7 @@ class Retriever:
             spread = np.arange(0, len(self.papers), max(1, len(self.papers) // sample))
             self._sample = spread[self._row_count[spread] > 0]
         self._with_rows = int((self._row_count > 0).sum())
-        owner = np.concatenate(owners) if owners else np.zeros(0, int)
+        owner = np.repeat(np.arange(len(ids)), counts)
         self._owner = owner
         self._starts = np.flatnonzero(np.r_[True, owner[1:] != owner[:-1]]) if len(owner) else np.array([], int)
         self._start_owner = owner[self._starts] if len(owner) else np.array([], int)
