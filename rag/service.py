@@ -7,6 +7,7 @@ import re
 import shutil
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import replace
 from pathlib import Path
@@ -24,6 +25,7 @@ from rag.llm import OpenAIAnswerer, make_llm
 from rag.metadata import metadata_answer, metadata_filter
 from rag.question import QuestionPlan
 from rag.redact import redact
+from rag.paperstore import PaperRows
 from rag.prompts import check_all
 from rag.retrieve import Filters, Mode, Retriever
 from rag.settings import Settings, get_settings
@@ -95,12 +97,16 @@ class RagService:
     def paper_count(self) -> int:
         return len(self.catalog())
 
+    def _year_counts(self) -> Counter[int | None]:
+        papers = self.catalog()
+        return papers.store.year_counts() if isinstance(papers, PaperRows) else Counter(p.year for p in papers)
+
     def dated_count(self) -> int:
-        return sum(1 for p in self.catalog() if p.year)
+        return sum(n for year, n in self._year_counts().items() if year)
 
     def years(self) -> list[int]:
         """Publication years present in the collection, for the page's year filter."""
-        return sorted({p.year for p in self.catalog() if p.year})
+        return sorted(year for year in self._year_counts() if year)
 
     def backends(self) -> list[str]:
         """Answer backends usable now: extractive always, openai when configured."""

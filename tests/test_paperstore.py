@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import json
+import sqlite3
 import threading
+from collections import Counter
+from datetime import date
 
 from rag.corpus import load_corpus
 from rag.index import ingest, open_index
-from rag.paperstore import FILE, LEGACY, PaperStore
+from rag.paperstore import FILE, LEGACY, PaperStore, write
 from rag.retrieve import Retriever
 from tests.conftest import make_settings
 from tests.fakes import HashEmbedder
@@ -62,3 +65,20 @@ def test_an_index_written_before_the_store_still_answers_the_same(tmp_path, smal
     idx = open_index(s, embedder=HashEmbedder())
     assert idx.papers.all() == papers
     assert [(h.paper_id, round(h.score, 6)) for h in Retriever(idx, s).search(query)] == before
+
+
+def test_the_years_are_counted_by_sqlite_without_parsing_a_paper(tmp_path, small_corpus):
+    papers = load_corpus(small_corpus).papers
+    papers = [papers[0].model_copy(update={"published": None, "published_year": 1999}),
+              papers[1].model_copy(update={"published": None, "published_year": None}),
+              papers[2].model_copy(update={"published": date(2021, 5, 3), "published_year": None}), *papers[3:]]
+    want = Counter(p.year for p in papers)
+    assert want[1999] == 1 and want[None] >= 1 and len(want) >= 3  # a year alone, undated, full dates
+    write(tmp_path, papers)
+    store = PaperStore.open(tmp_path)
+    assert store.year_counts() == want and not store._cache
+    con = sqlite3.connect(tmp_path / FILE)  # a store written before the year column: read out of the JSON
+    con.execute("ALTER TABLE papers DROP COLUMN year")
+    con.commit()
+    con.close()
+    assert PaperStore.open(tmp_path).year_counts() == want
