@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Literal
 
-from rapidfuzz import fuzz
+from rapidfuzz import fuzz, process
 
 from rag.quantities import quantities
 from rag.question import QuestionPlan
@@ -179,7 +179,11 @@ def _mentions_baseline(text: str, baseline: str) -> bool:
         return False
     words = key.split()
     n = len(b.split())
-    return any(fuzz.ratio(" ".join(words[i:i + n]), b.strip()) >= 88 for i in range(len(words)))
+    # words[i:i + n] for every i (the last ones shorter), joined
+    windows = words if n == 1 else [*map(" ".join, zip(*(words[k:] for k in range(n)))),
+                                    *(" ".join(words[i:]) for i in range(max(len(words) - n + 1, 0), len(words)))]
+    # any window at least 88 similar (fuzz.ratio), compared in rapidfuzz's loop, not one call per window
+    return process.extractOne(b.strip(), windows, scorer=fuzz.ratio, processor=None, score_cutoff=88) is not None
 
 
 _IMPROVES = re.compile(r"\b(?:boost\w*|improv\w*|enhanc\w*|strengthen\w*)\s+(?:the\s+)?(?:(?:vanilla|plain|standard|a)\s+)?",
@@ -257,8 +261,11 @@ def run_table(query: TableQuery, claims: list[Claim], papers: dict[str, Paper],
         for c in claims:
             if c.own and not c.relative and c.paper_id in papers:
                 own_claims.setdefault(c.paper_id, []).append(c)
+        # a paper that gives a row here says X in its title or abstract (the words after its verb
+        # are its own words): the sentences are read only for those, not for every paper
+        in_abstract = {pid for pid, p in papers.items() if _mentions_baseline(p.abstract, query.baseline)}
         for pid, paper in papers.items():
-            if pid in with_rows:
+            if pid in with_rows or (pid not in in_abstract and not _mentions_baseline(paper.title, query.baseline)):
                 continue
             sentences = list(dict.fromkeys(split_sentences(paper.abstract)))
             boosts = any(_improves(text, query.baseline) for text in [paper.title, *sentences])
@@ -277,7 +284,7 @@ def run_table(query: TableQuery, claims: list[Claim], papers: dict[str, Paper],
                     considered.add(pid)
                     rows.append((None, paper, s))
                     break
-        considered |= {pid for pid, p in papers.items() if _mentions_baseline(p.abstract, query.baseline)}
+        considered |= in_abstract
     if query.flag:
         kept = []
         for c, paper, quote in rows:

@@ -272,6 +272,51 @@ def test_without_extra_data_keeps_those_that_say_so_and_lists_the_rest(lexicon):
         ("b", "uses extra training data"), ("c", "does not say whether it uses extra data")]
 
 
+def test_beat_without_a_number_reads_the_sentences_of_the_papers_that_say_the_baseline(lexicon):
+    """Besides claims compared with X: a paper saying it outperforms X (even misspelt: fuzzy),
+    one boosting X itself; a paper never saying X is not considered, one saying it without
+    beating it is considered but gives no row."""
+    def paper(pid: str, title: str, *sentences: str) -> Paper:
+        return Paper(paper_id=pid, title=title, abstracts=[" ".join(sentences)])
+
+    papers = {p.paper_id: p for p in [
+        paper("verb", "A new net", "We study nets.", "Our model outperforms ResNet-50 by a wide margin."),
+        paper("typo", "Another net", "Our network outperforms Resnt-50 on every split."),
+        paper("boost", "Boosting vanilla ResNet-50 to 80%+", "A recipe.", "It reaches 80.7% with ResNet-50."),
+        paper("said", "A survey", "ResNet-50 is a common backbone.", "We outperform prior work."),
+        paper("never", "Unrelated", "We outperform VGG-16 on CIFAR-10.")]}
+    claims = [_claim("boost", 80.7, method="ResNet-50", sentence="It reaches 80.7% with ResNet-50.")]
+    res = run_table(_query("which methods beat ResNet-50?", lexicon), claims, papers, {})
+    assert {p.paper_id for _, p, _ in res.rows} == {"verb", "typo", "boost"}
+    assert res.considered == 4  # all but "never"
+
+
+def test_a_baseline_is_mentioned_where_a_window_of_its_words_is_88_similar(corpus):
+    """rapidfuzz's batch over the windows finds what one fuzz.ratio per window finds."""
+    from rapidfuzz import fuzz
+
+    from rag.table import _mentions_baseline
+    from rag.text import name_key
+
+    def one_by_one(text: str, baseline: str) -> bool:
+        key, b = name_key(text), name_key(baseline)
+        if b in key:
+            return True
+        if len(b) < 6:
+            return False
+        words, n = key.split(), len(b.split())
+        return any(fuzz.ratio(" ".join(words[i:i + n]), b.strip()) >= 88 for i in range(len(words)))
+
+    texts = [p.abstract for p in corpus.papers[:150]] + ["", "ResNet", "ResNeXt-50 (32x4d) wins", "Resnet 5"]
+    found = 0
+    for baseline in ["ResNet-50", "Transformer", "EfficientNet-B7", "Mask R-CNN", "BERT", "vision transformer ViT-B/16"]:
+        for text in texts:
+            want = one_by_one(text, baseline)
+            assert _mentions_baseline(text, baseline) == want, (baseline, text[:60])
+            found += want
+    assert found > 20
+
+
 # ----------------------------------------------------------------------------- end to end
 def test_table_answer_rows_are_cited_and_verbatim(service):
     a = service.ask("Which papers report more than 80% top-1 accuracy on ImageNet?")
