@@ -172,6 +172,8 @@ class Retriever:
             sample = max(1, min(_MEDIAN_SAMPLE, len(self.papers) // 10))
             spread = np.arange(0, len(self.papers), max(1, len(self.papers) // sample))
             self._sample = spread[self._row_count[spread] > 0]
+        rows, self._sample_seg = self._rows_of(self._sample)
+        self._sample_vecs = np.ascontiguousarray(self._vecs[rows])  # read at every search: copied out once
         self._with_rows = int((self._row_count > 0).sum())
         owner = np.repeat(np.arange(len(ids)), counts)
         self._owner = owner
@@ -327,18 +329,24 @@ class Retriever:
         dense[:] = self._means @ qvec
         dense[self._row_count == 0] = -1.0
         by_lexical = _top(lexical, k)
-        picked = [_top(dense, k), by_lexical[lexical[by_lexical] > 0], np.fromiter(named, int, len(named)),
-                  self._sample]
-        cand = np.unique(np.concatenate(picked))
+        picked = [_top(dense, k), by_lexical[lexical[by_lexical] > 0], np.fromiter(named, int, len(named))]
+        cand = np.setdiff1d(np.concatenate(picked), self._sample)  # the sample's rows are held apart
         cand = cand[self._row_count[cand] > 0]
-        lens = self._row_count[cand]
-        seg = np.cumsum(lens) - lens  # where each candidate's rows start among the gathered ones
-        rows = np.arange(int(lens.sum())) - np.repeat(seg - self._title_row[cand], lens)
+        if len(self._sample):
+            dense[self._sample] = np.maximum.reduceat(self._sample_vecs @ qvec, self._sample_seg)
         if len(cand):
+            rows, seg = self._rows_of(cand)
             dense[cand] = np.maximum.reduceat(self._vecs[rows] @ qvec, seg)
-        if len(cand) == self._with_rows or not len(self._sample):  # every paper scored exactly after all
+        if len(cand) + len(self._sample) == self._with_rows or not len(self._sample):  # every paper scored exactly
             return float(np.median(dense))
         return float(np.median(dense[self._sample]))
+
+    def _rows_of(self, papers: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The vector rows of `papers` (rows of papers that have some), one paper after another,
+        and where each paper's rows start among them."""
+        lens = self._row_count[papers]
+        seg = np.cumsum(lens) - lens
+        return np.arange(int(lens.sum())) - np.repeat(seg - self._title_row[papers], lens), seg
 
     def _rows_with(self, term: str) -> np.ndarray:
         return self._postings.get(term, _EMPTY)
