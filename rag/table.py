@@ -8,6 +8,7 @@ the rows, saying how complete it is and listing borderline claims apart.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -210,23 +211,23 @@ def _better(query: TableQuery, direction: str) -> bool:
     return direction != "lower"
 
 
-def run_table(query: TableQuery, claims: list[Claim], papers: dict[str, Paper],
+def run_table(query: TableQuery, claims: list[Claim], papers: Mapping[str, Paper],
               flags_of: dict[str, set[str]]) -> TableResult:
-    """Filter the claims for `query` and compare them in code."""
+    """Filter the claims for `query` and compare them in code; a paper is read from `papers`
+    when one of its claims makes a row or is listed apart ("beat" reads every paper)."""
     result = TableResult(query=query)
     considered: set[str] = set()
     rows: list[tuple[Claim | None, Paper, str]] = []
     excluded: list[tuple[Paper, str, str]] = []
     for c in claims:
-        paper = papers.get(c.paper_id)
-        if paper is None or not c.own:
+        if not c.own or c.paper_id not in papers:
             continue
         if query.op == "beat":
             if not (c.compared_with and _mentions_baseline(c.compared_with, query.baseline)):
                 continue
             considered.add(c.paper_id)
             if query.family and c.dataset and dataset_family(c.dataset) != query.family:
-                excluded.append((paper, f"on {c.dataset}, not {query.dataset}", c.sentence))
+                excluded.append((papers[c.paper_id], f"on {c.dataset}, not {query.dataset}", c.sentence))
                 continue
         else:
             if not _metric_ok(query.metric, c):
@@ -235,16 +236,16 @@ def run_table(query: TableQuery, claims: list[Claim], papers: dict[str, Paper],
                 if not c.dataset:
                     considered.add(c.paper_id)
                     if not query.flag:
-                        excluded.append((paper, "the sentence names no dataset", c.sentence))
+                        excluded.append((papers[c.paper_id], "the sentence names no dataset", c.sentence))
                     continue
                 fam = dataset_family(c.dataset)
                 if fam != query.family:
                     if fam.startswith(query.family):
-                        excluded.append((paper, f"on {c.dataset}, not {query.dataset}", c.sentence))
+                        excluded.append((papers[c.paper_id], f"on {c.dataset}, not {query.dataset}", c.sentence))
                     continue
             considered.add(c.paper_id)
             if c.relative and c.metric not in _RATIOS:
-                excluded.append((paper, f"a gain ({c.value}{c.unit}), not a score", c.sentence))
+                excluded.append((papers[c.paper_id], f"a gain ({c.value}{c.unit}), not a score", c.sentence))
                 continue
             if query.threshold is not None:
                 value = c.scaled
@@ -254,7 +255,7 @@ def run_table(query: TableQuery, claims: list[Claim], papers: dict[str, Paper],
                     continue
                 if query.op == "less_than" and not value < query.threshold:
                     continue
-        rows.append((c, paper, c.sentence))
+        rows.append((c, papers[c.paper_id], c.sentence))
     if query.op == "beat":  # comparisons stated without a number, and papers that boost X itself
         with_rows = {p.paper_id for _, p, _ in rows}
         own_claims: dict[str, list[Claim]] = {}

@@ -6,7 +6,7 @@ the paper's own name, every quote a verbatim abstract sentence.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from rag.claimstore import ClaimStore
@@ -40,7 +40,9 @@ class ClaimTables:
         return table_query(plan, self.vocab, self.families)
 
     def run(self, query: TableQuery, admits: Callable[[Paper], bool] | None = None) -> TableResult:
-        papers = {p.paper_id: p for p in self.papers.all() if admits is None or admits(p)}  # one pass
+        papers: Mapping[str, Paper] = self.papers  # read as the claims need them
+        if admits is not None or query.op == "beat":  # these look at every paper: one pass
+            papers = {p.paper_id: p for p in self.papers.all() if admits is None or admits(p)}
         return run_table(query, self.store.all(), papers, self.flags_of)
 
     def answer(self, plan: QuestionPlan, query: TableQuery, result: TableResult) -> Answer:

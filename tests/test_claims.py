@@ -331,6 +331,16 @@ def test_table_answer_rows_are_cited_and_verbatim(service):
     assert plain.table == []
 
 
+def test_a_table_question_reads_the_papers_of_its_rows_not_every_paper(service):
+    tables = service.tables()
+    store = tables.papers
+    store._cache.clear()
+    result = tables.run(tables.query(service.retriever.plan("Which papers report more than 80% top-1 accuracy on ImageNet?")))
+    read = {store.ids[r] for r in store._cache}
+    assert result.rows and {p.paper_id for _, p, _ in result.rows} | {p.paper_id for p, _, _ in result.excluded} <= read
+    assert len(read) < len(store) / 4
+
+
 def test_cli_claims_and_ask_json_table(service, capsys, monkeypatch):
     monkeypatch.setenv("RAG_INDEX_DIR", str(service.settings.index_dir))
     assert cli(["claims", "--dataset", "ImageNet", "--metric", "top-1", "--min", "85", "--csv"]) == 0
