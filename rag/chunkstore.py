@@ -23,7 +23,9 @@ is read from, once, and what ingest verifies.
 from __future__ import annotations
 
 import json
+import os
 import threading
+import weakref
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -37,6 +39,7 @@ from rag.vectors import pages
 # np.load parses a .npy header with ast.literal_eval, which CPython 3.11 can break when threads
 # compile at once ("AST constructor recursion depth mismatch"): the page opens indexes in threads
 NPY_LOAD_LOCK = threading.Lock()
+_FD_LOCK = threading.Lock()
 
 VECTORS = "vectors.npy"
 CHUNKS = "chunks.jsonl"
@@ -57,6 +60,28 @@ class ChunkTable:
     def __post_init__(self) -> None:
         if not self.counts:
             self.counts = {pid: len(t) for pid, t in self.texts.items()}
+        self._fd: int | None = None
+
+    def gather(self, starts: np.ndarray, lens: np.ndarray) -> np.ndarray:
+        """Rows starts[i] .. starts[i] + lens[i] - 1 for each i, one range after another. From a
+        `vectors.npy` on disk they are read with pread, not through the memory map: a page that
+        the map faults in stays in the process's RSS (whole 2 MB page-cache folios on a freshly
+        written file), so searching a large collection would map most of the file."""
+        vecs, total = self.vectors, int(lens.sum())
+        if not (isinstance(vecs, np.memmap) and vecs.filename and vecs.flags.c_contiguous) or not total:
+            seg = np.cumsum(lens) - lens
+            return np.asarray(vecs[np.arange(total) - np.repeat(seg - starts, lens)])
+        with _FD_LOCK:
+            if self._fd is None:
+                self._fd = os.open(vecs.filename, os.O_RDONLY)
+                weakref.finalize(self, os.close, self._fd)
+        out = np.empty((total, vecs.shape[1]), dtype=vecs.dtype)
+        buf, width, at = memoryview(out).cast("B"), vecs.shape[1] * vecs.dtype.itemsize, 0
+        for start, n in zip(starts.tolist(), lens.tolist()):
+            if os.preadv(self._fd, [buf[at * width : (at + n) * width]], vecs.offset + start * width) != n * width:
+                raise ValueError(f"{VECTORS} is shorter than its header says")
+            at += n
+        return out
 
     @classmethod
     def read(cls, gen: Path) -> ChunkTable | None:

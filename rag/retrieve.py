@@ -172,8 +172,8 @@ class Retriever:
             sample = max(1, min(_MEDIAN_SAMPLE, len(self.papers) // 10))
             spread = np.arange(0, len(self.papers), max(1, len(self.papers) // sample))
             self._sample = spread[self._row_count[spread] > 0]
-        rows, self._sample_seg = self._rows_of(self._sample)
-        self._sample_vecs = np.ascontiguousarray(self._vecs[rows])  # read at every search: copied out once
+        self._in_place = in_place
+        self._sample_vecs, self._sample_seg = self._paper_rows(self._sample)  # read at every search: once
         self._with_rows = int((self._row_count > 0).sum())
         owner = np.repeat(np.arange(len(ids)), counts)
         self._owner = owner
@@ -206,7 +206,7 @@ class Retriever:
         last = self._last_sims  # read once: the page asks from several threads
         if last is not None and last[0] is qvec:  # this query's similarities are already known
             return last[1][rows]
-        return self._vecs[rows] @ qvec
+        return self._paper_rows(np.array([self._row_of(paper_id)]), titles=False)[0] @ qvec  # those rows
 
     def idf(self, term: str) -> float:
         return self.lexicon.idf(term)
@@ -335,18 +335,22 @@ class Retriever:
         if len(self._sample):
             dense[self._sample] = np.maximum.reduceat(self._sample_vecs @ qvec, self._sample_seg)
         if len(cand):
-            rows, seg = self._rows_of(cand)
-            dense[cand] = np.maximum.reduceat(self._vecs[rows] @ qvec, seg)
+            vecs, seg = self._paper_rows(cand)
+            dense[cand] = np.maximum.reduceat(vecs @ qvec, seg)
         if len(cand) + len(self._sample) == self._with_rows or not len(self._sample):  # every paper scored exactly
             return float(np.median(dense))
         return float(np.median(dense[self._sample]))
 
-    def _rows_of(self, papers: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """The vector rows of `papers` (rows of papers that have some), one paper after another,
-        and where each paper's rows start among them."""
-        lens = self._row_count[papers]
+    def _paper_rows(self, papers: np.ndarray, *, titles: bool = True) -> tuple[np.ndarray, np.ndarray]:
+        """The vectors of `papers`' rows (papers that have some; with or without the title's),
+        one paper after another, and where each paper's start among them. Read from the table
+        (`ChunkTable.gather`: pread, not the memory map) when its rows are in this order."""
+        first = self._title_row[papers] + (0 if titles else 1)
+        lens = self._row_count[papers] - (0 if titles else 1)
         seg = np.cumsum(lens) - lens
-        return np.arange(int(lens.sum())) - np.repeat(seg - self._title_row[papers], lens), seg
+        if self._in_place:
+            return self._table.gather(first, lens), seg
+        return self._vecs[np.arange(int(lens.sum())) - np.repeat(seg - first, lens)], seg
 
     def _rows_with(self, term: str) -> np.ndarray:
         return self._postings.get(term, _EMPTY)

@@ -6,6 +6,7 @@ import logging
 import threading
 import time
 
+import numpy as np
 import pytest
 
 from rag.corpus import load_corpus
@@ -195,7 +196,6 @@ def test_a_collection_of_one_paper_passes_its_check(tmp_path):
 
 
 def test_vectors_are_mapped_from_the_generation_and_carried_forward(tmp_path, small_corpus):
-    import numpy as np
 
     from rag.chunkstore import CHUNKS, VECTORS, ChunkTable
 
@@ -259,7 +259,6 @@ def test_a_damaged_vector_map_is_an_error_to_read_and_rebuilt_by_ingest(tmp_path
 
 
 def test_an_ingest_embeds_and_inserts_a_batch_at_a_time_with_the_same_result(tmp_path, small_corpus, monkeypatch):
-    import numpy as np
 
     import rag.index as index_module
 
@@ -302,7 +301,6 @@ def test_two_papers_with_one_id_are_refused_before_anything_is_written(tmp_path,
 
 def test_chunk_texts_are_read_per_paper_and_an_index_without_their_row_file_reads_them_whole(tmp_path, small_corpus,
                                                                                           monkeypatch):
-    import numpy as np
 
     from rag import chunkstore
     from rag.chunkstore import ROWS, ChunkTable
@@ -329,3 +327,31 @@ def test_chunk_texts_are_read_per_paper_and_an_index_without_their_row_file_read
     assert all(np.array_equal(lazy.rows(p), whole.rows(p)) for p in whole.texts)
     again = Retriever(open_index(s, embedder=HashEmbedder()), s).search("mixture of experts robustness", top_k=3)
     assert [(h.paper_id, h.why.sentence) for h in again] == [(h.paper_id, h.why.sentence) for h in hits]
+
+
+def _mapped_kb(path) -> int:
+    """RSS of the process's mappings of `path` (/proc/self/smaps)."""
+    total, inside = 0, False
+    for line in open("/proc/self/smaps"):
+        head = line.split()
+        if head and "-" in head[0] and len(head) >= 5:  # a mapping's first line
+            inside = line.rstrip().endswith(str(path))
+        elif inside and line.startswith("Rss:"):
+            total += int(head[1])
+    return total
+
+
+def test_a_large_collection_reads_vector_rows_with_pread_not_through_the_map(tmp_path):
+    """`ChunkTable.gather` gives the rows fancy indexing gives, and on a vectors.npy on disk it
+    leaves the memory map untouched (its pages would stay in the process's RSS)."""
+    from rag.chunkstore import ChunkTable
+
+    vecs = np.random.default_rng(0).random((5000, 384), dtype=np.float32)
+    np.save(tmp_path / "vectors.npy", vecs)
+    mapped = np.load(tmp_path / "vectors.npy", mmap_mode="r")
+    starts, lens = np.array([0, 17, 4000, 4990, 12]), np.array([3, 1, 25, 10, 0])
+    want = np.concatenate([vecs[s : s + n] for s, n in zip(starts, lens)])
+    got = ChunkTable(texts={}, starts={}, vectors=mapped).gather(starts, lens)
+    assert np.array_equal(got, want) and _mapped_kb(tmp_path / "vectors.npy") == 0
+    assert np.array_equal(ChunkTable(texts={}, starts={}, vectors=vecs).gather(starts, lens), want)  # in memory
+    assert mapped[4000:4100].sum() > 0 and _mapped_kb(tmp_path / "vectors.npy") > 0  # the map itself would fault
