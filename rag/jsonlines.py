@@ -64,6 +64,10 @@ class Lines(Sequence[Any]):
     def __len__(self) -> int:
         return len(self._offsets) - 1
 
+    def raw(self, i: int) -> bytes:
+        """Line i as written (UTF-8 JSON, non-ASCII characters as they are), not parsed."""
+        return self._map[self._offsets[i] : self._offsets[i + 1]]
+
     def __getitem__(self, i: int) -> Any:  # type: ignore[override] - one line, not slices
         if i < 0:
             i += len(self)

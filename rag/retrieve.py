@@ -20,6 +20,7 @@ import numpy as np
 from rag.errors import IndexCorruptError
 from rag.chunkstore import from_collection
 from rag.index import PaperIndex
+from rag.jsonlines import Lines
 from rag.question import QuestionPlan, analyse
 from rag.settings import Settings
 from rag.text import content_terms, name_key, tokens
@@ -236,12 +237,18 @@ class Retriever:
         if not key.strip():
             return 0
         keys = self._cased_keys if cased else self._keys
+        raw = keys.raw if isinstance(keys, Lines) else None
         rows: set[int] = set()
         for form in {key, key[:-1] + "s "} | ({key[:-2] + " "} if key.endswith("s ") and len(key) > 4 else set()):
             # the same three forms `mentions` tries; a key holding one holds each of its pieces,
             # so only the papers with its rarest piece are looked at
             rarest = min((p.lower() for p in form.split()), key=self._pieces.count)
-            rows.update(r for r in self._pieces.get(rarest, _EMPTY).tolist() if form in keys[r])
+            found = self._pieces.get(rarest, _EMPTY).tolist()
+            if raw is not None:  # keys.jsonl: a key (letters, digits, dots, spaces) is its line's UTF-8
+                needle = form.encode()  # between quotes, so the bytes hold the form where the key does
+                rows.update(r for r in found if needle in raw(r))
+            else:
+                rows.update(r for r in found if form in keys[r])
         return len(rows)
 
     def embed_query(self, query: str) -> np.ndarray:

@@ -77,7 +77,10 @@ def test_corpus_mentions_counts_the_papers_mentions_says_mention_the_term(servic
     `mentions` of each paper: plurals, acronyms (cased), digits, titles, the first and last paper."""
     from rag.text import mentions, name_key
 
+    from rag.jsonlines import Lines
+
     r = service.retriever
+    assert isinstance(r._keys, Lines) and isinstance(r._cased_keys, Lines)  # read from keys.jsonl, per paper
     first, last = r.papers[0], r.papers[-1]
     edge = [w for p in (first, last) for w in (p.title.split()[0], p.abstract.split()[-1].strip("."))]
     terms = ["CNN", "CNNs", "ResNet-50", "ResNet50", "transformer", "transformers", "ImageNet", "BERT", "GANs",
