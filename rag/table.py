@@ -172,7 +172,19 @@ def _unit_ok(query: TableQuery, claim: Claim) -> bool:
     return True
 
 
-def _mentions_baseline(text: str, baseline: str) -> bool:
+def _windows(words: list[str], n: int) -> list[str]:
+    """words[i:i + n] for every i (the last ones shorter), joined."""
+    if n == 1:
+        return words
+    return [*map(" ".join, zip(*(words[k:] for k in range(n)))),
+            *(" ".join(words[i:]) for i in range(max(len(words) - n + 1, 0), len(words)))]
+
+
+def _mentions_baseline(text: str, baseline: str, *, loose: bool = False) -> bool:
+    """Whether `text` says `baseline`: its name key holds the baseline's, or a window of as many
+    words is at least 88 similar (fuzz.ratio; the last windows of a text are shorter). `loose`
+    also tries windows of fewer words anywhere: what any part of the text (a sentence, the words
+    after a verb) would be found to say, so a paper without it says X in none of its parts."""
     key, b = name_key(text), name_key(baseline)
     if b in key:
         return True
@@ -180,10 +192,8 @@ def _mentions_baseline(text: str, baseline: str) -> bool:
         return False
     words = key.split()
     n = len(b.split())
-    # words[i:i + n] for every i (the last ones shorter), joined
-    windows = words if n == 1 else [*map(" ".join, zip(*(words[k:] for k in range(n)))),
-                                    *(" ".join(words[i:]) for i in range(max(len(words) - n + 1, 0), len(words)))]
-    # any window at least 88 similar (fuzz.ratio), compared in rapidfuzz's loop, not one call per window
+    windows = [w for k in range(1, n + 1) for w in _windows(words, k)] if loose else _windows(words, n)
+    # any window at least 88 similar, compared in rapidfuzz's loop, not one call per window
     return process.extractOne(b.strip(), windows, scorer=fuzz.ratio, processor=None, score_cutoff=88) is not None
 
 
@@ -262,11 +272,11 @@ def run_table(query: TableQuery, claims: list[Claim], papers: Mapping[str, Paper
         for c in claims:
             if c.own and not c.relative and c.paper_id in papers:
                 own_claims.setdefault(c.paper_id, []).append(c)
-        # a paper that gives a row here says X in its title or abstract (the words after its verb
-        # are its own words): the sentences are read only for those, not for every paper
-        in_abstract = {pid for pid, p in papers.items() if _mentions_baseline(p.abstract, query.baseline)}
+        # a row here needs a sentence of the abstract (or part of one, or a claim's) saying X:
+        # the sentences are read only for the papers whose abstract says it loosely
+        said = {pid for pid, p in papers.items() if _mentions_baseline(p.abstract, query.baseline, loose=True)}
         for pid, paper in papers.items():
-            if pid in with_rows or (pid not in in_abstract and not _mentions_baseline(paper.title, query.baseline)):
+            if pid in with_rows or pid not in said:
                 continue
             sentences = list(dict.fromkeys(split_sentences(paper.abstract)))
             boosts = any(_improves(text, query.baseline) for text in [paper.title, *sentences])
@@ -285,7 +295,7 @@ def run_table(query: TableQuery, claims: list[Claim], papers: Mapping[str, Paper
                     considered.add(pid)
                     rows.append((None, paper, s))
                     break
-        considered |= in_abstract
+        considered |= {pid for pid in said if _mentions_baseline(papers[pid].abstract, query.baseline)}
     if query.flag:
         kept = []
         for c, paper, quote in rows:
