@@ -221,6 +221,14 @@ class Retriever:
             terms = self._terms[row] = frozenset(self._facts[self.index.papers.ids[row]].terms)
         return terms
 
+    def abstract_key(self, paper_id: str) -> str:
+        """`name_key` of the paper's abstract: its stored key (of title and abstract) less the
+        title's pieces, so the abstract is neither read nor keyed again."""
+        row = self._row_of(paper_id)
+        title = name_key(self._titles[row])
+        rest = self._keys[row][len(title) - 1 :] if title else self._keys[row]
+        return rest if rest.strip() else ""
+
     def paper_key(self, paper_id: str, *, cased: bool = False) -> str:
         row = self._row_of(paper_id)
         return self._cased_keys[row] if cased else self._keys[row]

@@ -167,7 +167,7 @@ class RagService:
                 self._tables = ClaimTables(
                     store=retriever.index.claims, papers=retriever.index.papers,
                     vocab=retriever.vocab,
-                    name_of=lambda p: display_name(p, retriever.lexicon),
+                    name_of=lambda p: display_name(p, retriever.lexicon), abstract_key=retriever.abstract_key,
                 )
             return self._tables
 

@@ -8,7 +8,7 @@ the rows, saying how complete it is and listing borderline claims apart.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -185,7 +185,12 @@ def _mentions_baseline(text: str, baseline: str, *, loose: bool = False) -> bool
     words is at least 88 similar (fuzz.ratio; the last windows of a text are shorter). `loose`
     also tries windows of fewer words anywhere: what any part of the text (a sentence, the words
     after a verb) would be found to say, so a paper without it says X in none of its parts."""
-    key, b = name_key(text), name_key(baseline)
+    return _key_mentions(name_key(text), baseline, loose=loose)
+
+
+def _key_mentions(key: str, baseline: str, *, loose: bool = False) -> bool:
+    """`_mentions_baseline` of the text whose name key is `key`."""
+    b = name_key(baseline)
     if b in key:
         return True
     if len(b) < 6:
@@ -222,7 +227,7 @@ def _better(query: TableQuery, direction: str) -> bool:
 
 
 def run_table(query: TableQuery, claims: list[Claim], papers: Mapping[str, Paper],
-              flags_of: dict[str, set[str]]) -> TableResult:
+              flags_of: dict[str, set[str]], abstract_key: Callable[[str], str] | None = None) -> TableResult:
     """Filter the claims for `query` and compare them in code; a paper is read from `papers`
     when one of its claims makes a row or is listed apart ("beat" reads every paper)."""
     result = TableResult(query=query)
@@ -274,10 +279,19 @@ def run_table(query: TableQuery, claims: list[Claim], papers: Mapping[str, Paper
                 own_claims.setdefault(c.paper_id, []).append(c)
         # a row here needs a sentence of the abstract (or part of one, or a claim's) saying X:
         # the sentences are read only for the papers whose abstract says it loosely
-        said = {pid for pid, p in papers.items() if _mentions_baseline(p.abstract, query.baseline, loose=True)}
-        for pid, paper in papers.items():
+        # (their abstracts' name keys from `abstract_key`, kept by the index, when given)
+        key_of = abstract_key or (lambda pid: name_key(papers[pid].abstract))
+        said: set[str] = set()
+        for pid in papers:
+            key = key_of(pid)
+            if _key_mentions(key, query.baseline, loose=True):
+                said.add(pid)
+                if _key_mentions(key, query.baseline):
+                    considered.add(pid)  # the papers said to mention X, whether or not they beat it
+        for pid in papers:
             if pid in with_rows or pid not in said:
                 continue
+            paper = papers[pid]
             sentences = list(dict.fromkeys(split_sentences(paper.abstract)))
             boosts = any(_improves(text, query.baseline) for text in [paper.title, *sentences])
             if boosts:  # "Boosting vanilla ResNet-50 to 80%+": its own results on X beat X
@@ -295,7 +309,6 @@ def run_table(query: TableQuery, claims: list[Claim], papers: Mapping[str, Paper
                     considered.add(pid)
                     rows.append((None, paper, s))
                     break
-        considered |= {pid for pid in said if _mentions_baseline(papers[pid].abstract, query.baseline)}
     if query.flag:
         kept = []
         for c, paper, quote in rows:

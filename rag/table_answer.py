@@ -28,6 +28,7 @@ class ClaimTables:
     papers: PaperStore
     vocab: ClaimVocabulary
     name_of: Callable[[Paper], str]  # the paper's display name
+    abstract_key: Callable[[str], str] | None = None  # paper id -> its abstract's name key, kept by the index
 
     def __post_init__(self) -> None:
         claims = self.store.all()
@@ -40,10 +41,10 @@ class ClaimTables:
         return table_query(plan, self.vocab, self.families)
 
     def run(self, query: TableQuery, admits: Callable[[Paper], bool] | None = None) -> TableResult:
-        papers: Mapping[str, Paper] = self.papers  # read as the claims need them
-        if admits is not None or query.op == "beat":  # these look at every paper: one pass
+        papers: Mapping[str, Paper] = self.papers  # read as the claims (and "beat" keys) need them
+        if admits is not None or (query.op == "beat" and self.abstract_key is None):  # one pass over all
             papers = {p.paper_id: p for p in self.papers.all() if admits is None or admits(p)}
-        return run_table(query, self.store.all(), papers, self.flags_of)
+        return run_table(query, self.store.all(), papers, self.flags_of, self.abstract_key)
 
     def answer(self, plan: QuestionPlan, query: TableQuery, result: TableResult) -> Answer:
         return compose_table(plan.question, query, result, self.name_of)

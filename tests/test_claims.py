@@ -346,6 +346,13 @@ def test_a_table_question_reads_the_papers_of_its_rows_not_every_paper(service):
     read = {store.ids[r] for r in store._cache}
     assert result.rows and {p.paper_id for _, p, _ in result.rows} | {p.paper_id for p, _, _ in result.excluded} <= read
     assert len(read) < len(store) / 4
+    # "beat X" looks at every paper, by the name keys the index keeps: it parses those saying X
+    store._cache.clear()
+    result = tables.run(tables.query(service.retriever.plan("which methods beat ResNet-50 without extra data?")))
+    assert result.rows and result.considered > len(result.rows) and len(store._cache) < len(store) / 4
+    from rag.text import name_key
+    r = service.retriever
+    assert all(r.abstract_key(p.paper_id) == name_key(p.abstract) for p in store.all())  # kept key less the title's
 
 
 def test_cli_claims_and_ask_json_table(service, capsys, monkeypatch):
