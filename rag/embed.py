@@ -76,7 +76,8 @@ class MiniLMEmbedder:
             except Exception as exc:  # noqa: BLE001 - raised again where the session is first used
                 self._made.append(exc)
 
-        self._maker = threading.Thread(target=make, name="minilm-session", daemon=True)
+        # not a daemon: a process leaving while onnxruntime is making the session would abort
+        self._maker = threading.Thread(target=make, name="minilm-session")
         self._maker.start()
         self._lock = threading.Lock()  # one run at a time keeps 2 cores from thrashing
 

@@ -358,7 +358,7 @@ class Retriever:
 
     def _paper_rows(self, papers: np.ndarray, *, titles: bool = True) -> tuple[np.ndarray, np.ndarray]:
         """The vectors of `papers`' rows (papers that have some; with or without the title's),
-        one paper after another, and where each paper's start among them. Read from the table
+        one paper after another, and where each paper's rows start among them. Read from the table
         (`ChunkTable.gather`: pread, not the memory map) when its rows are in this order."""
         first = self._title_row[papers] + (0 if titles else 1)
         lens = self._row_count[papers] - (0 if titles else 1)

@@ -185,12 +185,11 @@ def _mentions_baseline(text: str, baseline: str, *, loose: bool = False) -> bool
     words is at least 88 similar (fuzz.ratio; the last windows of a text are shorter). `loose`
     also tries windows of fewer words anywhere: what any part of the text (a sentence, the words
     after a verb) would be found to say, so a paper without it says X in none of its parts."""
-    return _key_mentions(name_key(text), baseline, loose=loose)
+    return _key_mentions(name_key(text), name_key(baseline), loose=loose)
 
 
-def _key_mentions(key: str, baseline: str, *, loose: bool = False) -> bool:
-    """`_mentions_baseline` of the text whose name key is `key`."""
-    b = name_key(baseline)
+def _key_mentions(key: str, b: str, *, loose: bool = False) -> bool:
+    """`_mentions_baseline` of the text whose name key is `key`, the baseline's being `b`."""
     if b in key:
         return True
     if len(b) < 6:
@@ -229,7 +228,7 @@ def _better(query: TableQuery, direction: str) -> bool:
 def run_table(query: TableQuery, claims: list[Claim], papers: Mapping[str, Paper],
               flags_of: dict[str, set[str]], abstract_key: Callable[[str], str] | None = None) -> TableResult:
     """Filter the claims for `query` and compare them in code; a paper is read from `papers`
-    when one of its claims makes a row or is listed apart ("beat" reads every paper)."""
+    when one of its claims makes a row or is listed apart, or ("beat") its abstract says X."""
     result = TableResult(query=query)
     considered: set[str] = set()
     rows: list[tuple[Claim | None, Paper, str]] = []
@@ -280,13 +279,13 @@ def run_table(query: TableQuery, claims: list[Claim], papers: Mapping[str, Paper
         # a row here needs a sentence of the abstract (or part of one, or a claim's) saying X:
         # the sentences are read only for the papers whose abstract says it loosely
         # (their abstracts' name keys from `abstract_key`, kept by the index, when given)
-        key_of = abstract_key or (lambda pid: name_key(papers[pid].abstract))
+        key_of, b = abstract_key or (lambda pid: name_key(papers[pid].abstract)), name_key(query.baseline)
         said: set[str] = set()
         for pid in papers:
             key = key_of(pid)
-            if _key_mentions(key, query.baseline, loose=True):
+            if _key_mentions(key, b, loose=True):
                 said.add(pid)
-                if _key_mentions(key, query.baseline):
+                if _key_mentions(key, b):
                     considered.add(pid)  # the papers said to mention X, whether or not they beat it
         for pid in papers:
             if pid in with_rows or pid not in said:
