@@ -274,11 +274,8 @@ def _fill(target: Vectors, live: Vectors | None, papers: list[Paper], settings: 
     stale = removed + [p.paper_id for p in changed if p.paper_id in old_hashes]
     try:
         collection = target.collection(create=True)
-        if target.server is None:  # by id, a batch of papers at a time: 3x faster than deleting by a where filter
-            for i in range(0, len(stale), _DELETE_BATCH):
-                ids = collection.get(where={"paper_id": {"$in": stale[i : i + _DELETE_BATCH]}}, include=[])["ids"]
-                for j in range(0, len(ids), _ID_BATCH):
-                    collection.delete(ids=ids[j : j + _ID_BATCH])
+        if target.server is None and stale:
+            _delete_stale(collection, live, stale)
         elif live is not None:  # copied by pages, not re-embedded
             copy_vectors(live.collection(), collection, leave_out={*stale, *(p.paper_id for p in changed)})
     except RagError:
@@ -331,6 +328,33 @@ def _fill(target: Vectors, live: Vectors | None, papers: list[Paper], settings: 
         manifest["vectors"] = target.record()
     (gen / "manifest.json").write_text(json.dumps(manifest))
     return stats
+
+
+def _delete_stale(collection: Any, live: Vectors | None, stale: list[str]) -> None:
+    """Remove the stale papers' chunks from the copied collection, by id. Their ids are what
+    `chunk_paper` made of the live generation's papers (no query over the collection's metadata:
+    12 s for 1,000 papers at 100,000). When the collection's count then differs from what the
+    live chunk table says those papers had (an index chunked otherwise), the rest are found by a
+    where filter, a batch of papers at a time."""
+    ids: list[str] = []
+    had: int | None = None  # how many chunks the stale papers had
+    table = ChunkTable.read_if_whole(live.gen) if live is not None else None
+    if live is not None and table is not None and read_manifest(live.gen).get("chunker") == CHUNKER_VERSION:
+        store = PaperStore.open(live.gen)
+        try:
+            ids = [c.chunk_id for pid in stale if pid in store for c in chunk_paper(store[pid])]
+        finally:
+            store.close()
+        had = sum(table.counts.get(pid, 0) for pid in stale)
+    before = collection.count()
+    for j in range(0, len(ids), _ID_BATCH):
+        collection.delete(ids=ids[j : j + _ID_BATCH])
+    if had is not None and collection.count() == before - had:
+        return
+    for i in range(0, len(stale), _DELETE_BATCH):  # by id, found by paper: 3x faster than deleting by the filter
+        left = collection.get(where={"paper_id": {"$in": stale[i : i + _DELETE_BATCH]}}, include=[])["ids"]
+        for j in range(0, len(left), _ID_BATCH):
+            collection.delete(ids=left[j : j + _ID_BATCH])
 
 
 def _analyse(gen: Path, old_gen: Path | None, papers: list[Paper], changed: set[str], pool: RuleWorkers) -> int:

@@ -355,3 +355,52 @@ def test_a_large_collection_reads_vector_rows_with_pread_not_through_the_map(tmp
     assert np.array_equal(got, want) and _mapped_kb(tmp_path / "vectors.npy") == 0
     assert np.array_equal(ChunkTable(texts={}, starts={}, vectors=vecs).gather(starts, lens), want)  # in memory
     assert mapped[4000:4100].sum() > 0 and _mapped_kb(tmp_path / "vectors.npy") > 0  # the map itself would fault
+
+
+def test_a_changed_papers_old_chunks_are_deleted_by_their_ids_and_any_left_by_a_filter(tmp_path, small_corpus,
+                                                                                       monkeypatch):
+    """The stale chunk ids are what `chunk_paper` makes of the live generation's papers, so an
+    update queries no metadata; chunks those ids miss (an index chunked otherwise) are still
+    found, by a where filter, because the collection's count says some are left."""
+    import rag.index
+    from chromadb.api.models.Collection import Collection
+
+    from rag.paperstore import PaperStore
+    from rag.text import split_sentences
+
+    s = make_settings(tmp_path, corpus_dir=small_corpus)
+    _ingest(s)
+    page = small_corpus / "004_e042a9c637ce68d9.txt"
+    moe = "robust-mixture-of-expert-training-for-convolutional-neural-networks"
+    filtered: list[object] = []
+    real_get = Collection.get
+    monkeypatch.setattr(Collection, "get", lambda self, *a, **k: filtered.append(k.get("where")) or real_get(self, *a, **k))
+
+    page.write_text(page.read_text().replace("Sparsely-gated Mixture of Expert (MoE)", "Sparsely gated MoE layers"))
+    stats = _ingest(s)
+    assert stats.updated == 1 and not [w for w in filtered if w and "paper_id" in str(w)]  # no metadata query
+    idx = open_index(s, embedder=HashEmbedder())
+    assert idx.collection.count() == stats.chunks  # nothing stale left
+    del idx
+    gc.collect()
+
+    real_open = PaperStore.open
+
+    class ChunkedOtherwise(PaperStore):  # the live papers as if only their first sentence had been chunked
+        @classmethod
+        def open(cls, gen):
+            store = real_open(gen)
+            papers = [p.model_copy(update={"abstracts": split_sentences(p.abstract)[:1]}) if p.paper_id == moe else p
+                      for p in store.all()]
+            store.close()
+            return PaperStore.of(papers)
+
+    monkeypatch.setattr(rag.index, "PaperStore", ChunkedOtherwise)
+    page.write_text(page.read_text().replace("Sparsely gated MoE layers", "Sparse MoE layers"))
+    stats = _ingest(s)
+    assert stats.updated == 1 and any(w and "paper_id" in str(w) for w in filtered)  # the filter found the rest
+    monkeypatch.undo()
+    idx = open_index(s, embedder=HashEmbedder())
+    assert idx.collection.count() == stats.chunks
+    got = idx.collection.get(where={"paper_id": moe}, include=["documents"])["documents"]
+    assert any("Sparse MoE layers" in d for d in got) and not any("Sparsely gated" in d for d in got)
