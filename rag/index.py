@@ -274,7 +274,7 @@ def _fill(target: Vectors, live: Vectors | None, papers: list[Paper], settings: 
     stale = removed + [p.paper_id for p in changed if p.paper_id in old_hashes]
     try:
         collection = target.collection(create=True)
-        if target.server is None and stale:
+        if target.server is None:  # a copy of the live folder: the stale papers' chunks deleted from it
             _delete_stale(collection, live, stale)
         elif live is not None:  # copied by pages, not re-embedded
             copy_vectors(live.collection(), collection, leave_out={*stale, *(p.paper_id for p in changed)})
@@ -336,6 +336,8 @@ def _delete_stale(collection: Any, live: Vectors | None, stale: list[str]) -> No
     12 s for 1,000 papers at 100,000). When the collection's count then differs from what the
     live chunk table says those papers had (an index chunked otherwise), the rest are found by a
     where filter, a batch of papers at a time."""
+    if not stale:
+        return
     ids: list[str] = []
     had: int | None = None  # how many chunks the stale papers had
     table = ChunkTable.read_if_whole(live.gen) if live is not None else None

@@ -376,6 +376,13 @@ def test_a_changed_papers_old_chunks_are_deleted_by_their_ids_and_any_left_by_a_
     real_get = Collection.get
     monkeypatch.setattr(Collection, "get", lambda self, *a, **k: filtered.append(k.get("where")) or real_get(self, *a, **k))
 
+    copied: list[object] = []
+    monkeypatch.setattr(rag.index, "copy_vectors", lambda *a, **k: copied.append(a))  # the server's way only
+    (small_corpus / "new.txt").write_text("A Brand New Paper About Graph Sparsifiers\n\n"
+                                          "We introduce spectral graph sparsifiers for message passing networks and "
+                                          "show large speed-ups on citation graphs.\n")
+    stats = _ingest(s)  # added only: nothing to delete, nothing copied into the copied folder
+    assert (stats.added, stats.updated) == (1, 0) and not copied and not any(filtered)
     page.write_text(page.read_text().replace("Sparsely-gated Mixture of Expert (MoE)", "Sparsely gated MoE layers"))
     stats = _ingest(s)
     assert stats.updated == 1 and not [w for w in filtered if w and "paper_id" in str(w)]  # no metadata query
