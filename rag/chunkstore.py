@@ -47,6 +47,12 @@ ROWS = "chunk_rows.json"
 MEANS = "paper_means.npy"
 
 
+def row_ranges(starts: np.ndarray, lens: np.ndarray) -> np.ndarray:
+    """The row numbers starts[i] .. starts[i] + lens[i] - 1 for each i, one range after another."""
+    seg = np.cumsum(lens) - lens
+    return np.arange(int(lens.sum())) - np.repeat(seg - starts, lens)
+
+
 @dataclass
 class ChunkTable:
     """Per paper (in order): its chunk texts and the matrix rows they occupy."""
@@ -69,8 +75,7 @@ class ChunkTable:
         written file), so searching a large collection would map most of the file."""
         vecs, total = self.vectors, int(lens.sum())
         if not (isinstance(vecs, np.memmap) and vecs.filename and vecs.flags.c_contiguous) or not total:
-            seg = np.cumsum(lens) - lens
-            return np.asarray(vecs[np.arange(total) - np.repeat(seg - starts, lens)])
+            return np.asarray(vecs[row_ranges(starts, lens)])
         with _FD_LOCK:
             if self._fd is None:
                 self._fd = os.open(vecs.filename, os.O_RDONLY)

@@ -73,4 +73,4 @@ class Lines(Sequence[Any]):
             i += len(self)
         if not 0 <= i < len(self):
             raise IndexError(i)
-        return json.loads(self._map[self._offsets[i] : self._offsets[i + 1]])
+        return json.loads(self.raw(i))

@@ -18,7 +18,7 @@ from typing import Any, Literal
 import numpy as np
 
 from rag.errors import IndexCorruptError
-from rag.chunkstore import from_collection
+from rag.chunkstore import from_collection, row_ranges
 from rag.index import PaperIndex
 from rag.jsonlines import Lines
 from rag.question import QuestionPlan, analyse
@@ -365,7 +365,7 @@ class Retriever:
         seg = np.cumsum(lens) - lens
         if self._in_place:
             return self._table.gather(first, lens), seg
-        return self._vecs[np.arange(int(lens.sum())) - np.repeat(seg - first, lens)], seg
+        return self._vecs[row_ranges(first, lens)], seg
 
     def _rows_with(self, term: str) -> np.ndarray:
         return self._postings.get(term, _EMPTY)
